@@ -1,0 +1,135 @@
+"""Commands <-> compact bytes: msgpack of ``[tag, *fields]``, the journal's record payload.
+
+``tag`` is the command's stable number in :data:`exchange.commands.COMMAND_TYPES`; the fields follow in
+declaration order, every field always present (defaults too), so a payload needs no field names.
+Decoding gives back an equal command of the same class with its IntEnum fields (``side``,
+``order_type``, ``tif``, ``stp``) restored to enum members. A value that is *not* a member (an engine
+must reject ``side=7`` with INVALID_ORDER_SPEC, CONTRACT.md) comes back as the plain int it was, so
+the engine sees on replay exactly what it saw live. The decoder is deliberately untyped for the same
+reason: it returns what was encoded rather than refusing a command the engine accepted and rejected.
+
+Measured (CPython 3.11.7, msgspec 0.22, this project's 2-core dev VM, one SubmitOrder, best of 5 x 200k;
+``python -m exchange.journal.codec`` reruns it)::
+
+    msgspec msgpack   encode    ~90 ns   decode (+ enum restore) ~400 ns   34 bytes
+    json              encode ~1,700 ns   decode (no enums yet)  ~1,750 ns   74 bytes
+    pickle (proto 5)  encode ~5,700 ns   decode               ~5,000 ns  167 bytes
+
+msgpack is 4-20x faster and half the size of json; ``struct`` cannot carry the variable-length strings
+(symbol, client order id) without a hand-written length scheme, which is what msgpack already is.
+"""
+from __future__ import annotations
+
+import typing
+from enum import IntEnum
+
+import msgspec
+
+from ..commands import COMMAND_TYPES, Command
+
+__all__ = ["encode", "decode", "command_tag", "CodecError"]
+
+
+class CodecError(ValueError):
+    """A payload that is not an encoded command, or an object that is not a command."""
+
+
+_TAG_OF: dict[type, int] = {cls: tag for tag, cls in COMMAND_TYPES.items()}
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
+_tuple_new = tuple.__new__
+
+
+def _enum_fields(cls: type) -> tuple[tuple[int, dict], ...]:
+    """(index in ``[tag, *fields]``, value -> member) for each IntEnum-typed field of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for i, name in enumerate(cls._fields, start=1):
+        for t in typing.get_args(hints[name]) or (hints[name],):
+            if isinstance(t, type) and issubclass(t, IntEnum):
+                out.append((i, {m.value: m for m in t}))
+    return tuple(out)
+
+
+# tag -> (class, number of fields, enum fields)
+_DECODE_PLAN: dict[int, tuple[type, int, tuple[tuple[int, dict], ...]]] = {
+    tag: (cls, len(cls._fields), _enum_fields(cls)) for tag, cls in COMMAND_TYPES.items()
+}
+
+
+def command_tag(command: Command) -> int:
+    """The stable type number of ``command`` (raises CodecError if it is not a command)."""
+    try:
+        return _TAG_OF[type(command)]
+    except KeyError:
+        raise CodecError(f"{type(command).__name__} is not a command type in COMMAND_TYPES") from None
+
+
+def encode(command: Command) -> bytes:
+    """Encode one command as msgpack ``[tag, *fields]``. O(size of the command).
+
+    Raises:
+        CodecError: ``command`` is not one of COMMAND_TYPES, or holds a value msgpack cannot carry.
+    """
+    try:
+        return _encode((_TAG_OF[type(command)],) + command)
+    except KeyError:
+        raise CodecError(f"{type(command).__name__} is not a command type in COMMAND_TYPES") from None
+    except (TypeError, OverflowError) as exc:
+        raise CodecError(f"cannot encode {command!r}: {exc}") from None
+
+
+def decode(payload: bytes | memoryview) -> Command:
+    """Decode what :func:`encode` produced back into an equal command.
+
+    Raises:
+        CodecError: not msgpack, not ``[known tag, *fields]``, or the wrong number of fields.
+    """
+    try:
+        items = _decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"payload is not msgpack: {exc}") from None
+    if type(items) is not list or not items:
+        raise CodecError(f"payload is not [tag, *fields]: {items!r:.80}")
+    plan = _DECODE_PLAN.get(items[0])
+    if plan is None:
+        raise CodecError(f"unknown command tag {items[0]!r}; known: {sorted(_DECODE_PLAN)}")
+    cls, n_fields, enums = plan
+    if len(items) != n_fields + 1:
+        raise CodecError(f"{cls.__name__} needs {n_fields} fields, payload has {len(items) - 1}")
+    try:
+        for i, members in enums:
+            value = items[i]
+            items[i] = members.get(value, value)
+    except TypeError:  # an unhashable value (a list or map) where an enum belongs
+        raise CodecError(f"{cls.__name__}: field {cls._fields[i - 1]} is {value!r:.40}") from None
+    del items[0]
+    return _tuple_new(cls, items)
+
+
+def _bench() -> None:  # pragma: no cover - the figures in the module docstring
+    import json
+    import pickle
+    import timeit
+
+    from ..commands import SubmitOrder
+    from ..enums import OrderType, Side, TimeInForce
+
+    cmd = SubmitOrder(1_700_000_000_123_456_789, 1234, "BTC-KRW", Side.BUY, OrderType.LIMIT,
+                      TimeInForce.GTC, 95_000, 37)
+    blob, jblob, pblob = encode(cmd), json.dumps([4, *cmd]).encode(), pickle.dumps(cmd, protocol=5)
+    cases = [
+        ("msgspec encode", lambda: encode(cmd), len(blob)),
+        ("msgspec decode", lambda: decode(blob), len(blob)),
+        ("json encode", lambda: json.dumps([4, *cmd]).encode(), len(jblob)),
+        ("json decode", lambda: json.loads(jblob), len(jblob)),
+        ("pickle encode", lambda: pickle.dumps(cmd, protocol=5), len(pblob)),
+        ("pickle decode", lambda: pickle.loads(pblob), len(pblob)),
+    ]
+    for name, fn, size in cases:
+        best = min(timeit.repeat(fn, number=200_000, repeat=5)) / 200_000
+        print(f"{name:16s} {best * 1e9:7.0f} ns  {size:4d} bytes")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _bench()

@@ -1,0 +1,247 @@
+"""The matching loop and trade settlement (CONTRACT.md, "Matching"), and the per-command book update.
+
+Functions, not methods: they take the engine and the book explicitly so the loop can bind everything it
+touches to locals once. Complexity: O(fills + levels emptied x log levels).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .book import Order, OrderBook
+from .enums import STP, EndReason, OrderType, Side, TimeInForce
+from .events import BookUpdated, OrderExpired, TradeExecuted
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["take", "can_fill", "flush"]
+
+_new = tuple.__new__
+_BUY = Side.BUY
+_MARKET = OrderType.MARKET
+_GTC = TimeInForce.GTC
+_EXPIRE_TAKER, _EXPIRE_BOTH, _EXPIRE_MAKER = STP.EXPIRE_TAKER, STP.EXPIRE_BOTH, STP.EXPIRE_MAKER
+_SELF_TRADE = EndReason.SELF_TRADE
+_FRONT_POPS_BEFORE_REPACK = 64
+
+
+def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_left: int) -> None:
+    """Match taker ``o`` (accepted, its hold taken) against the opposite side, then rest or end it.
+
+    ``quote_left`` is the quote amount still to trade for a MARKET order by quote (0 otherwise).
+    """
+    inst = book.instrument
+    k = inst.quote_units_per_tick_lot
+    lot = inst.lot_units
+    fee_cell = book.fee_cell
+    buy = o.side is _BUY
+    if buy:
+        levels, dirty, best_price = book.asks, book.dirty_asks, book.best_ask
+    else:
+        levels, dirty, best_price = book.bids, book.dirty_bids, book.best_bid
+    market = o.order_type is _MARKET
+    by_quote = market and not o.qty
+    limit = o.price
+    rem = o.remaining
+    acct = o.account
+    stp = o.stp
+    taker_bps = o.taker_bps
+    symbol = o.symbol
+    oid = o.order_id
+    aggressor = o.side
+    end_reason = None
+    done = False
+    while not done:
+        best = best_price()
+        if best is None or (not market and (best > limit if buy else best < limit)):
+            break
+        level = levels[best]
+        if best not in dirty:
+            dirty[best] = level.total
+        orders = level.orders
+        while orders:
+            m = next(iter(orders.values()))
+            if stp and m.account == acct:
+                if stp is _EXPIRE_TAKER:
+                    end_reason = _SELF_TRADE
+                    done = True
+                    break
+                del orders[m.order_id]
+                level.front_pops += 1
+                level.total -= m.remaining
+                eng._end(m, ts, events, OrderExpired, _SELF_TRADE)
+                if stp is _EXPIRE_BOTH:
+                    end_reason = _SELF_TRADE
+                    done = True
+                    break
+                continue
+            mrem = m.remaining
+            if by_quote:
+                q = quote_left // (best * k)
+                if q == 0:
+                    done = True
+                    break
+                if q > mrem:
+                    q = mrem
+                if not buy:
+                    q_funds = o.hold // lot
+                    if q_funds == 0:
+                        end_reason = EndReason.INSUFFICIENT_FUNDS
+                        done = True
+                        break
+                    if q > q_funds:
+                        q = q_funds
+            else:
+                q = rem if rem < mrem else mrem
+                if market and buy:
+                    # Market buy by quantity: spend at most the budget (fees included).
+                    unit = best * k
+                    cost = q * unit
+                    if cost + cost * taker_bps // 10000 > o.hold:
+                        q = o.hold * 10000 // (unit * (10000 + taker_bps))
+                        cost = (q + 1) * unit
+                        if cost + cost * taker_bps // 10000 <= o.hold:
+                            q += 1
+                        if q == 0:
+                            end_reason = EndReason.INSUFFICIENT_FUNDS
+                            done = True
+                            break
+            n = best * q * k
+            taker_fee = n * taker_bps // 10000
+            maker_fee = n * m.maker_bps // 10000
+            base = q * lot
+            fee_cell[0] += taker_fee + maker_fee
+            if buy:
+                cell = o.quote_cell
+                if market:
+                    spend = n + taker_fee
+                    o.hold -= spend
+                    cell[1] -= spend
+                else:
+                    hold = limit * (rem - q) * k
+                    hold += hold * o.hold_bps // 10000
+                    freed = o.hold - hold
+                    cell[1] -= freed
+                    cell[0] += freed - n - taker_fee
+                    o.hold = hold
+                o.base_cell[0] += base
+                m.hold -= base
+                m.base_cell[1] -= base
+                m.quote_cell[0] += n - maker_fee
+            else:
+                o.hold -= base
+                o.base_cell[1] -= base
+                o.quote_cell[0] += n - taker_fee
+                m.base_cell[0] += base
+                cell = m.quote_cell
+                hold = m.price * (mrem - q) * k
+                hold += hold * m.hold_bps // 10000
+                freed = m.hold - hold
+                cell[1] -= freed
+                cell[0] += freed - n - maker_fee
+                m.hold = hold
+            eng._seq = seq = eng._seq + 1
+            events.append(_new(TradeExecuted, (seq, ts, symbol, best, q, n, aggressor, m.order_id,
+                                               m.account, oid, acct, maker_fee, taker_fee)))
+            m.filled += q
+            o.filled += q
+            level.total -= q
+            if mrem == q:
+                del orders[m.order_id]
+                level.front_pops += 1
+                owner = m.owner
+                del owner.orders[m.order_id]
+                if m.client_order_id:
+                    del owner.cids[m.client_order_id]
+                m.remaining = 0
+            else:
+                m.remaining = mrem - q
+            if by_quote:
+                quote_left -= n
+                if not quote_left:
+                    done = True
+                    break
+            else:
+                rem -= q
+                if not rem:
+                    done = True
+                    break
+        if not orders:
+            del levels[best]
+        elif level.front_pops > _FRONT_POPS_BEFORE_REPACK and level.front_pops > len(orders):
+            book.compact_level(level)
+    o.remaining = rem
+    if end_reason is not None:
+        eng._end(o, ts, events, OrderExpired, end_reason)
+    elif market:
+        if quote_left if by_quote else rem:
+            eng._end(o, ts, events, OrderExpired, EndReason.IOC_REMAINDER)
+        elif o.hold:
+            # Filled: what the budget did not spend goes back without an event.
+            cell = o.quote_cell if buy else o.base_cell
+            cell[0] += o.hold
+            cell[1] -= o.hold
+            o.hold = 0
+    elif rem:
+        if o.tif is _GTC:
+            eng._rest(book, o)
+        else:
+            eng._end(o, ts, events, OrderExpired, EndReason.IOC_REMAINDER)
+
+
+def can_fill(book: OrderBook, o: Order) -> bool:
+    """Whether FOK order ``o`` could fill completely without expiring anything (CONTRACT.md, FOK).
+    O(levels log levels) for the crossing levels: FOK orders are rare."""
+    need = o.qty
+    if o.side is _BUY:
+        levels = book.asks
+        prices = sorted(p for p in levels if p <= o.price)
+    else:
+        levels = book.bids
+        prices = sorted((p for p in levels if p >= o.price), reverse=True)
+    stp, acct = o.stp, o.account
+    for p in prices:
+        for m in levels[p].orders.values():
+            if stp and m.account == acct:
+                if stp is _EXPIRE_MAKER:
+                    continue
+                return False
+            need -= m.remaining
+            if need <= 0:
+                return True
+    return False
+
+
+def flush(eng: "Engine", book: OrderBook, ts: int, events: list) -> None:
+    """Emit one BookUpdated for the levels whose total changed during this command, if any."""
+    bids = asks = ()
+    dirty = book.dirty_bids
+    if dirty:
+        levels = book.bids
+        changes = []
+        for price, before in dirty.items():
+            level = levels.get(price)
+            now = level.total if level is not None else 0
+            if now != before:
+                changes.append((price, now))
+        dirty.clear()
+        if len(changes) > 1:
+            changes.sort(reverse=True)
+        bids = tuple(changes)
+    dirty = book.dirty_asks
+    if dirty:
+        levels = book.asks
+        changes = []
+        for price, before in dirty.items():
+            level = levels.get(price)
+            now = level.total if level is not None else 0
+            if now != before:
+                changes.append((price, now))
+        dirty.clear()
+        if len(changes) > 1:
+            changes.sort()
+        asks = tuple(changes)
+    if bids or asks:
+        book.update_id += 1
+        eng._seq = seq = eng._seq + 1
+        events.append(_new(BookUpdated, (seq, ts, book.symbol, book.update_id, bids, asks)))
