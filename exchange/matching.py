@@ -184,7 +184,11 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
             o.hold = 0
     elif rem:
         if o.tif is _GTC:
-            eng._rest(book, o)
+            same_dirty = book.dirty_bids if buy else book.dirty_asks
+            if limit not in same_dirty:
+                same_level = (book.bids if buy else book.asks).get(limit)
+                same_dirty[limit] = same_level.total if same_level is not None else 0
+            eng._place(book, o)
         else:
             eng._end(o, ts, events, OrderExpired, EndReason.IOC_REMAINDER)
 
