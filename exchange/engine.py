@@ -384,9 +384,11 @@ class Engine:
             return self._reject(cmd, R.UNKNOWN_ORDER, acct_id)
         if book.halted:
             return self._reject(cmd, R.INSTRUMENT_HALTED, acct_id)
+        order_id = o.order_id
         inst = book.instrument
         if new_price:
-            if type(new_price) is not int or not inst.valid_price(new_price):
+            if type(new_price) is not int or not (inst.single_tick and 0 < new_price <= inst.max_price_ticks
+                                                  or inst.valid_price(new_price)):
                 return self._reject(cmd, R.INVALID_PRICE, acct_id)
             price = new_price
         elif new_price == 0 and type(new_price) is int:
@@ -458,11 +460,32 @@ class Engine:
             matching.flush(self, book, ts, events)
             return events
         else:
-            old_total = self._unplace(book, o)
+            # _unplace + _place inlined (the account registration is unchanged): ~0.2us of the ~2us move.
+            levels = book.bids if buy else book.asks
+            level = levels[old_price]
+            orders = level.orders
+            del orders[order_id]
+            if orders:
+                level.total = old_total = level.total - old_remaining
+            else:
+                del levels[old_price]
+                old_total = 0
             o.price = price
             o.qty = qty
             o.remaining = remaining
-            total = self._place(book, o)  # re-registering with the account is a no-op
+            level = levels.get(price)
+            if level is None:
+                level = levels[price] = Level(price)
+                if buy:
+                    heap = book.bid_heap
+                    heappush(heap, -price)
+                else:
+                    heap = book.ask_heap
+                    heappush(heap, price)
+                if len(heap) > 2 * len(levels) + 64:
+                    book.compact_heaps()
+            level.orders[order_id] = o
+            level.total = total = level.total + remaining
             if not moved:
                 change = ((price, total),)
             elif (price > old_price) is buy:  # the new level comes first in book order
