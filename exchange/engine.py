@@ -12,7 +12,7 @@ O(log levels) heap work when a price level is created or the best level empties;
 from __future__ import annotations
 
 from heapq import heappush
-from typing import Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from . import matching
 from .accounts import Account, Balance, FeeTier
@@ -113,7 +113,7 @@ class Engine:
         fee_acct = self._open_account(fee_account)
         self._books: dict[str, OrderBook] = {
             sym: OrderBook(inst, fee_acct.cells[inst.quote.name]) for sym, inst in self.instruments.items()}
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any], list]] = {
             SubmitOrder: self._submit, CancelOrder: self._cancel, AmendOrder: self._amend,
             CancelAll: self._cancel_all, Deposit: self._deposit, Withdraw: self._withdraw,
             SetFeeTier: self._set_fee_tier, HaltInstrument: self._halt, ResumeInstrument: self._resume,
@@ -144,17 +144,17 @@ class Engine:
 
     # ------------------------------------------------------------------ orders
     def _submit(self, cmd: SubmitOrder) -> list:
-        ts, acct_id, symbol, side, otype, tif, price, qty, quote_qty, cid, stp = cmd
+        ts, acct_id, symbol, side_in, otype_in, tif_in, price, qty, quote_qty, cid, stp_in = cmd
         book = self._books.get(symbol)
         if book is None:
             return self._reject_order(cmd, R.UNKNOWN_SYMBOL)
         acct = self._accounts.get(acct_id)
         if acct is None:
             return self._reject_order(cmd, R.UNKNOWN_ACCOUNT)
-        side = _SIDES.get(side)
-        otype = _TYPES.get(otype)
-        tif = _TIFS.get(tif)
-        stp = self.default_stp if stp is None else _STPS.get(stp)
+        side = _SIDES.get(side_in)
+        otype = _TYPES.get(otype_in)
+        tif = _TIFS.get(tif_in)
+        stp = self.default_stp if stp_in is None else _STPS.get(stp_in)
         if (side is None or otype is None or tif is None or stp is None or type(price) is not int
                 or type(qty) is not int or type(quote_qty) is not int or type(cid) is not str
                 or len(cid) > MAX_CLIENT_ORDER_ID):
@@ -224,7 +224,7 @@ class Engine:
                     return self._reject_order(cmd, R.WOULD_TAKE)
 
         self._seq = seq = self._seq + 1
-        events = [_new(OrderAccepted, (seq, ts, seq, acct_id, symbol, side, otype, tif, price, qty,
+        events: list = [_new(OrderAccepted, (seq, ts, seq, acct_id, symbol, side, otype, tif, price, qty,
                                        quote_qty, cid, stp))]
         o = Order(seq, acct_id, symbol, side, otype, tif, price, qty, cid, stp, maker_bps, taker_bps, ts,
                   base_cell, quote_cell, acct)
@@ -434,7 +434,7 @@ class Engine:
 
         kept = not moved and qty <= o.qty
         self._seq = seq = self._seq + 1
-        events = [_new(OrderAmended, (seq, ts, o.order_id, acct_id, symbol, price, qty, remaining, kept))]
+        events: list = [_new(OrderAmended, (seq, ts, o.order_id, acct_id, symbol, price, qty, remaining, kept))]
         cell[0] -= delta
         cell[1] += delta
         o.hold = hold
@@ -473,9 +473,9 @@ class Engine:
             o.price = price
             o.qty = qty
             o.remaining = remaining
-            level = levels.get(price)
-            if level is None:
-                level = levels[price] = Level(price)
+            new_level = levels.get(price)
+            if new_level is None:
+                new_level = levels[price] = Level(price)
                 if buy:
                     heap = book.bid_heap
                     heappush(heap, -price)
@@ -484,8 +484,8 @@ class Engine:
                     heappush(heap, price)
                 if len(heap) > 2 * len(levels) + 64:
                     book.compact_heaps()
-            level.orders[order_id] = o
-            level.total = total = level.total + remaining
+            new_level.orders[order_id] = o
+            new_level.total = total = new_level.total + remaining
             if not moved:
                 change = ((price, total),)
             elif (price > old_price) is buy:  # the new level comes first in book order

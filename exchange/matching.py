@@ -218,7 +218,8 @@ def can_fill(book: OrderBook, o: Order) -> bool:
 
 def flush(eng: "Engine", book: OrderBook, ts: int, events: list) -> None:
     """Emit one BookUpdated for the levels whose total changed during this command, if any."""
-    bids = asks = ()
+    bids: tuple = ()
+    asks: tuple = ()
     dirty = book.dirty_bids
     if dirty:
         levels = book.bids
