@@ -1,7 +1,7 @@
 """Accounts: balances per asset (available and held), fee tier, and the account's open orders.
 
 A balance is a two-item list ``[available, held]`` (a *cell*) rather than an object: the matching loop
-settles a trade with a handful of ``cell[0] += x`` on cells the order already points at, with no dict
+settles a trade with a handful of ``cell.available += x`` on cells the order already points at, with no dict
 lookups (see book.Order.base_cell). Every account gets a cell for every engine asset when it is created,
 so those references never go stale.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .book import Order
+from .book import Cell, Order
 
-__all__ = ["FeeTier", "Balance", "Account"]
+__all__ = ["FeeTier", "Balance", "Account", "Cell"]
 
 
 class FeeTier(NamedTuple):
@@ -34,6 +34,6 @@ class Account:
         self.tier = tier
         self.maker_bps = fees.maker_bps
         self.taker_bps = fees.taker_bps
-        self.cells: dict[str, list[int]] = {asset: [0, 0] for asset in assets}
+        self.cells: dict[str, Cell] = {asset: Cell() for asset in assets}
         self.orders: dict[int, Order] = {}       # resting orders by order id
         self.cids: dict[str, Order] = {}         # resting orders by non-empty client order id

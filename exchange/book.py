@@ -15,18 +15,33 @@ from __future__ import annotations
 
 from heapq import heapify, heappop
 
-from .enums import Side
+from typing import TYPE_CHECKING
+
+from .enums import STP, OrderType, Side, TimeInForce
 from .instruments import Instrument
 
-__all__ = ["Order", "Level", "OrderBook"]
+if TYPE_CHECKING:
+    from .accounts import Account
+
+__all__ = ["Cell", "Order", "Level", "OrderBook"]
+
+
+class Cell:
+    """One account's balance of one asset, in ledger units: ``available`` to spend, ``held`` by orders."""
+
+    __slots__ = ("available", "held")
+
+    def __init__(self) -> None:
+        self.available: int = 0
+        self.held: int = 0
 
 
 class Order:
     """An open (or just-finished) order. Amounts are ints: lots, ticks, ledger units.
 
     ``hold`` is what the order still holds out of its account (quote for a limit buy, base for a sell).
-    ``base_cell`` / ``quote_cell`` are its account's ``[available, held]`` lists for the two assets,
-    shared with the account so settlement needs no dictionary lookups.
+    ``base_cell`` / ``quote_cell`` are its account's balances of the two assets, shared with the account
+    so settlement needs no dictionary lookups.
     """
 
     __slots__ = (
@@ -35,8 +50,10 @@ class Order:
         "base_cell", "quote_cell", "owner",
     )
 
-    def __init__(self, order_id, account, symbol, side, order_type, tif, price, qty, client_order_id,
-                 stp, maker_bps, taker_bps, ts_ns, base_cell, quote_cell, owner):
+    def __init__(self, order_id: int, account: int, symbol: str, side: Side, order_type: OrderType,
+                 tif: TimeInForce, price: int, qty: int, client_order_id: str, stp: STP, maker_bps: int,
+                 taker_bps: int, ts_ns: int, base_cell: Cell, quote_cell: Cell,
+                 owner: "Account") -> None:
         self.order_id = order_id
         self.account = account
         self.symbol = symbol
@@ -66,7 +83,7 @@ class Level:
 
     def __init__(self, price: int) -> None:
         self.price = price
-        self.total = 0
+        self.total: int = 0
         self.orders: dict[int, Order] = {}
         # A dict leaves a dead slot for each entry deleted at its front and next(iter()) skips them,
         # so a long-lived busy level is re-packed after many front deletions (see OrderBook.compact_level).
@@ -77,21 +94,39 @@ class OrderBook:
     """Both sides of one instrument's book, its per-symbol update id and trading state."""
 
     __slots__ = ("instrument", "symbol", "bids", "asks", "bid_heap", "ask_heap", "update_id", "halted",
-                 "dirty_bids", "dirty_asks", "fee_cell")
+                 "dirty_bids", "dirty_asks", "fee_cell", "k", "lot", "min_qty", "max_qty", "max_price",
+                 "min_notional", "single_tick", "base_asset", "quote_asset")
 
-    def __init__(self, instrument: Instrument, fee_cell: list[int]) -> None:
+    def __init__(self, instrument: Instrument, fee_cell: Cell) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
+        # The instrument's numbers, copied here because the hot path reads them on every command and an
+        # attribute of this (compiled, native) class is a C field, not a dataclass lookup.
+        self.k: int = instrument.quote_units_per_tick_lot
+        self.lot: int = instrument.lot_units
+        self.min_qty: int = instrument.min_qty_lots
+        self.max_qty: int = instrument.max_qty_lots
+        self.max_price: int = instrument.max_price_ticks
+        self.min_notional: int = instrument.min_notional
+        self.single_tick: bool = instrument.single_tick
+        self.base_asset: str = instrument.base.name
+        self.quote_asset: str = instrument.quote.name
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_heap: list[int] = []   # negated prices
         self.ask_heap: list[int] = []
-        self.update_id = 0
-        self.halted = False
+        self.update_id: int = 0
+        self.halted: bool = False
         # price -> level total before the current command; flushed into one BookUpdated per command
         self.dirty_bids: dict[int, int] = {}
         self.dirty_asks: dict[int, int] = {}
         self.fee_cell = fee_cell
+
+    def valid_price(self, price: int) -> bool:
+        """Instrument.valid_price, with the common single-tick case answered here."""
+        if price <= 0 or price > self.max_price:
+            return False
+        return self.single_tick or self.instrument.valid_price(price)
 
     def best_bid(self) -> int | None:
         """Highest bid price, dropping stale heap entries. Amortized O(log n)."""

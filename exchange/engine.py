@@ -12,11 +12,11 @@ O(log levels) heap work when a price level is created or the best level empties;
 from __future__ import annotations
 
 from heapq import heappush
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Final, Iterable, NamedTuple
 
 from . import matching
 from .accounts import Account, Balance, FeeTier
-from .book import Level, Order, OrderBook
+from .book import Cell, Level, Order, OrderBook
 from .commands import (AmendOrder, CancelAll, CancelOrder, Deposit, HaltInstrument, ResumeInstrument,
                        SetFeeTier, SubmitOrder, Withdraw)
 from .enums import STP, EndReason, OrderType, RejectReason, Side, TimeInForce
@@ -27,16 +27,22 @@ from .instruments import MAX_AMOUNT, Instrument
 
 __all__ = ["Engine", "FeeTier", "Balance", "Depth", "OrderView"]
 
-_new = tuple.__new__
-_BUY, _SELL = Side.BUY, Side.SELL
-_LIMIT, _MARKET, _LIMIT_MAKER = OrderType.LIMIT, OrderType.MARKET, OrderType.LIMIT_MAKER
-_GTC, _IOC, _FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
-_SIDES = {int(s): s for s in Side}
-_TYPES = {int(t): t for t in OrderType}
-_TIFS = {int(t): t for t in TimeInForce}
-_STPS = {int(s): s for s in STP}
-R = RejectReason
-MAX_CLIENT_ORDER_ID = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
+# Final module constants compile to C statics under mypyc (see setup.py); interpreted, they are globals.
+_new: Final = tuple.__new__
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
+_LIMIT: Final = OrderType.LIMIT
+_MARKET: Final = OrderType.MARKET
+_LIMIT_MAKER: Final = OrderType.LIMIT_MAKER
+_GTC: Final = TimeInForce.GTC
+_IOC: Final = TimeInForce.IOC
+_FOK: Final = TimeInForce.FOK
+_SIDES: Final = {int(s): s for s in Side}
+_TYPES: Final = {int(t): t for t in OrderType}
+_TIFS: Final = {int(t): t for t in TimeInForce}
+_STPS: Final = {int(s): s for s in STP}
+R: Final = RejectReason
+MAX_CLIENT_ORDER_ID: Final = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
 
 
 class Depth(NamedTuple):
@@ -123,7 +129,16 @@ class Engine:
     def handle(self, command) -> list:
         """Apply one command and return the events it caused, in order. Never raises for a bad command
         (that is a reject event); raises only on an unknown command type or a broken invariant."""
-        handler = self._handlers.get(command.__class__)
+        cls = command.__class__
+        # Direct calls for the three hot commands: under mypyc they are native calls, not a dict lookup
+        # and a bound-method call.
+        if cls is AmendOrder:
+            return self._amend(command)
+        if cls is SubmitOrder:
+            return self._submit(command)
+        if cls is CancelOrder:
+            return self._cancel(command)
+        handler = self._handlers.get(cls)
         if handler is None:
             raise TypeError(f"not an engine command: {command!r}")
         return handler(command)
@@ -159,57 +174,56 @@ class Engine:
                 or type(qty) is not int or type(quote_qty) is not int or type(cid) is not str
                 or len(cid) > MAX_CLIENT_ORDER_ID):
             return self._reject_order(cmd, R.INVALID_ORDER_SPEC)
-        inst = book.instrument
         if otype is _MARKET:
             if tif is not _IOC or price != 0 or (qty > 0) == (quote_qty > 0) or qty < 0 or quote_qty < 0:
                 return self._reject_order(cmd, R.INVALID_ORDER_SPEC)
             if qty:
-                if qty < inst.min_qty_lots or qty > inst.max_qty_lots:
+                if qty < book.min_qty or qty > book.max_qty:
                     return self._reject_order(cmd, R.INVALID_QUANTITY)
             else:
                 if quote_qty > MAX_AMOUNT:
                     return self._reject_order(cmd, R.INVALID_QUANTITY)
-                if quote_qty < inst.min_notional:
+                if quote_qty < book.min_notional:
                     return self._reject_order(cmd, R.MIN_NOTIONAL)
         else:
             if quote_qty != 0 or (otype is _LIMIT_MAKER and tif is not _GTC):
                 return self._reject_order(cmd, R.INVALID_ORDER_SPEC)
-            if not inst.valid_price(price):
+            if not book.valid_price(price):
                 return self._reject_order(cmd, R.INVALID_PRICE)
-            if qty < inst.min_qty_lots or qty > inst.max_qty_lots:
+            if qty < book.min_qty or qty > book.max_qty:
                 return self._reject_order(cmd, R.INVALID_QUANTITY)
-            if price * qty * inst.quote_units_per_tick_lot < inst.min_notional:
+            if price * qty * book.k < book.min_notional:
                 return self._reject_order(cmd, R.MIN_NOTIONAL)
         if book.halted:
             return self._reject_order(cmd, R.INSTRUMENT_HALTED)
         if cid and cid in acct.cids:
             return self._reject_order(cmd, R.DUPLICATE_CLIENT_ORDER_ID)
 
-        base_cell = acct.cells[inst.base.name]
-        quote_cell = acct.cells[inst.quote.name]
+        base_cell = acct.cells[book.base_asset]
+        quote_cell = acct.cells[book.quote_asset]
         maker_bps, taker_bps = acct.maker_bps, acct.taker_bps
         if side is _BUY:
             if otype is not _MARKET:
-                hold = buy_hold(price, qty, inst.quote_units_per_tick_lot,
+                hold = buy_hold(price, qty, book.k,
                                 maker_bps if maker_bps > taker_bps else taker_bps)
-                if hold > quote_cell[0]:
+                if hold > quote_cell.available:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             elif qty:
-                hold = quote_cell[0]
+                hold = quote_cell.available
                 if hold <= 0:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             else:
                 hold = quote_qty + quote_qty * taker_bps // 10000
-                if hold > quote_cell[0]:
+                if hold > quote_cell.available:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             cell = quote_cell
         else:
             if qty:
-                hold = qty * inst.lot_units
-                if hold > base_cell[0]:
+                hold = qty * book.lot
+                if hold > base_cell.available:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             else:
-                hold = base_cell[0]
+                hold = base_cell.available
                 if hold <= 0:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             cell = base_cell
@@ -229,8 +243,8 @@ class Engine:
         o = Order(seq, acct_id, symbol, side, otype, tif, price, qty, cid, stp, maker_bps, taker_bps, ts,
                   base_cell, quote_cell, acct)
         o.hold = hold
-        cell[0] -= hold
-        cell[1] += hold
+        cell.available -= hold
+        cell.held += hold
         if otype is _MARKET:
             matching.take(self, book, o, ts, events, quote_qty)
         elif tif is _FOK and not matching.can_fill(book, o):
@@ -307,8 +321,8 @@ class Engine:
         hold = o.hold
         if hold:
             cell = o.quote_cell if (o.side is _BUY) else o.base_cell
-            cell[0] += hold
-            cell[1] -= hold
+            cell.available += hold
+            cell.held -= hold
             o.hold = 0
         self._seq = seq = self._seq + 1
         events.append(_new(event_type, (seq, ts, o.order_id, o.account, o.symbol,
@@ -385,10 +399,8 @@ class Engine:
         if book.halted:
             return self._reject(cmd, R.INSTRUMENT_HALTED, acct_id)
         order_id = o.order_id
-        inst = book.instrument
         if new_price:
-            if type(new_price) is not int or not (inst.single_tick and 0 < new_price <= inst.max_price_ticks
-                                                  or inst.valid_price(new_price)):
+            if type(new_price) is not int or not book.valid_price(new_price):
                 return self._reject(cmd, R.INVALID_PRICE, acct_id)
             price = new_price
         elif new_price == 0 and type(new_price) is int:
@@ -396,16 +408,16 @@ class Engine:
         else:
             return self._reject(cmd, R.INVALID_PRICE, acct_id)
         if new_qty:
-            if (type(new_qty) is not int or new_qty <= o.filled or new_qty < inst.min_qty_lots
-                    or new_qty > inst.max_qty_lots):
+            if (type(new_qty) is not int or new_qty <= o.filled or new_qty < book.min_qty
+                    or new_qty > book.max_qty):
                 return self._reject(cmd, R.INVALID_QUANTITY, acct_id)
             qty = new_qty
         elif new_qty == 0 and type(new_qty) is int:
             qty = o.qty
         else:
             return self._reject(cmd, R.INVALID_QUANTITY, acct_id)
-        k = inst.quote_units_per_tick_lot
-        if price * qty * k < inst.min_notional:
+        k = book.k
+        if price * qty * k < book.min_notional:
             return self._reject(cmd, R.MIN_NOTIONAL, acct_id)
         buy = o.side is _BUY
         old_price = o.price
@@ -427,16 +439,16 @@ class Engine:
             hold += hold * o.hold_bps // 10000
         else:
             cell = o.base_cell
-            hold = remaining * inst.lot_units
+            hold = remaining * book.lot
         delta = hold - o.hold
-        if delta > cell[0]:
+        if delta > cell.available:
             return self._reject(cmd, R.INSUFFICIENT_FUNDS, acct_id)
 
         kept = not moved and qty <= o.qty
         self._seq = seq = self._seq + 1
         events: list = [_new(OrderAmended, (seq, ts, o.order_id, acct_id, symbol, price, qty, remaining, kept))]
-        cell[0] -= delta
-        cell[1] += delta
+        cell.available -= delta
+        cell.held += delta
         o.hold = hold
         old_remaining = o.remaining
         if kept:
@@ -512,16 +524,16 @@ class Engine:
                 or acct_id < 0):
             return self._reject(cmd, R.INVALID_AMOUNT, acct_id if type(acct_id) is int else -1)
         acct = self._accounts.get(acct_id)
-        cell = acct.cells[asset] if acct is not None else [0, 0]
-        if cell[0] + cell[1] + amount > MAX_AMOUNT:
+        cell = acct.cells[asset] if acct is not None else Cell()
+        if cell.available + cell.held + amount > MAX_AMOUNT:
             return self._reject(cmd, R.BALANCE_LIMIT, acct_id)
         if acct is None:
             acct = self._open_account(acct_id)
             cell = acct.cells[asset]
-        cell[0] += amount
+        cell.available += amount
         self._net[asset] += amount
         self._seq = seq = self._seq + 1
-        return [_new(BalanceChanged, (seq, ts, acct_id, asset, amount, cell[0]))]
+        return [_new(BalanceChanged, (seq, ts, acct_id, asset, amount, cell.available))]
 
     def _withdraw(self, cmd: Withdraw) -> list:
         ts, acct_id, asset, amount = cmd
@@ -533,12 +545,12 @@ class Engine:
         if acct is None:
             return self._reject(cmd, R.UNKNOWN_ACCOUNT, acct_id if type(acct_id) is int else -1)
         cell = acct.cells[asset]
-        if amount > cell[0]:
+        if amount > cell.available:
             return self._reject(cmd, R.INSUFFICIENT_FUNDS, acct_id)
-        cell[0] -= amount
+        cell.available -= amount
         self._net[asset] -= amount
         self._seq = seq = self._seq + 1
-        return [_new(BalanceChanged, (seq, ts, acct_id, asset, -amount, cell[0]))]
+        return [_new(BalanceChanged, (seq, ts, acct_id, asset, -amount, cell.available))]
 
     def _set_fee_tier(self, cmd: SetFeeTier) -> list:
         ts, acct_id, tier = cmd
@@ -630,7 +642,7 @@ class Engine:
         acct = self._accounts.get(account)
         if acct is None:
             return {}
-        return {a: Balance(c[0], c[1]) for a, c in acct.cells.items()}
+        return {a: Balance(c.available, c.held) for a, c in acct.cells.items()}
 
     def fee_tier(self, account: int) -> int | None:
         acct = self._accounts.get(account)
@@ -644,7 +656,7 @@ class Engine:
         out = {a: 0 for a in self.assets}
         for acct in self._accounts.values():
             for a, c in acct.cells.items():
-                out[a] += c[0] + c[1]
+                out[a] += c.available + c.held
         return out
 
     def net_deposits(self) -> dict[str, int]:
@@ -695,9 +707,9 @@ class Engine:
                 registered += 1
             assert acct.cids == {o.client_order_id: o for o in acct.orders.values() if o.client_order_id}
             for asset, cell in acct.cells.items():
-                assert cell[0] >= 0, f"account {acct_id} {asset}: negative available {cell[0]}"
-                assert cell[1] == held.get((acct_id, asset), 0), (
-                    f"account {acct_id} {asset}: held {cell[1]} != open orders' holds "
+                assert cell.available >= 0, f"account {acct_id} {asset}: negative available {cell.available}"
+                assert cell.held == held.get((acct_id, asset), 0), (
+                    f"account {acct_id} {asset}: held {cell.held} != open orders' holds "
                     f"{held.get((acct_id, asset), 0)}")
         assert registered == len(resting), "a resting order is not registered with its account"
         assert self.totals() == self._net, f"conservation broken: {self.totals()} != {self._net}"

@@ -5,7 +5,7 @@ touches to locals once. Complexity: O(fills + levels emptied x log levels).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .book import Order, OrderBook
 from .enums import STP, EndReason, OrderType, Side, TimeInForce
@@ -16,13 +16,15 @@ if TYPE_CHECKING:
 
 __all__ = ["take", "can_fill", "flush"]
 
-_new = tuple.__new__
-_BUY = Side.BUY
-_MARKET = OrderType.MARKET
-_GTC = TimeInForce.GTC
-_EXPIRE_TAKER, _EXPIRE_BOTH, _EXPIRE_MAKER = STP.EXPIRE_TAKER, STP.EXPIRE_BOTH, STP.EXPIRE_MAKER
-_SELF_TRADE = EndReason.SELF_TRADE
-_FRONT_POPS_BEFORE_REPACK = 64
+_new: Final = tuple.__new__
+_BUY: Final = Side.BUY
+_MARKET: Final = OrderType.MARKET
+_GTC: Final = TimeInForce.GTC
+_EXPIRE_TAKER: Final = STP.EXPIRE_TAKER
+_EXPIRE_BOTH: Final = STP.EXPIRE_BOTH
+_EXPIRE_MAKER: Final = STP.EXPIRE_MAKER
+_SELF_TRADE: Final = EndReason.SELF_TRADE
+_FRONT_POPS_BEFORE_REPACK: Final = 64
 
 
 def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_left: int) -> None:
@@ -30,9 +32,8 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
 
     ``quote_left`` is the quote amount still to trade for a MARKET order by quote (0 otherwise).
     """
-    inst = book.instrument
-    k = inst.quote_units_per_tick_lot
-    lot = inst.lot_units
+    k = book.k
+    lot = book.lot
     fee_cell = book.fee_cell
     buy = o.side is _BUY
     if buy:
@@ -110,35 +111,35 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
             taker_fee = n * taker_bps // 10000
             maker_fee = n * m.maker_bps // 10000
             base = q * lot
-            fee_cell[0] += taker_fee + maker_fee
+            fee_cell.available += taker_fee + maker_fee
             if buy:
                 cell = o.quote_cell
                 if market:
                     spend = n + taker_fee
                     o.hold -= spend
-                    cell[1] -= spend
+                    cell.held -= spend
                 else:
                     hold = limit * (rem - q) * k
                     hold += hold * o.hold_bps // 10000
                     freed = o.hold - hold
-                    cell[1] -= freed
-                    cell[0] += freed - n - taker_fee
+                    cell.held -= freed
+                    cell.available += freed - n - taker_fee
                     o.hold = hold
-                o.base_cell[0] += base
+                o.base_cell.available += base
                 m.hold -= base
-                m.base_cell[1] -= base
-                m.quote_cell[0] += n - maker_fee
+                m.base_cell.held -= base
+                m.quote_cell.available += n - maker_fee
             else:
                 o.hold -= base
-                o.base_cell[1] -= base
-                o.quote_cell[0] += n - taker_fee
-                m.base_cell[0] += base
+                o.base_cell.held -= base
+                o.quote_cell.available += n - taker_fee
+                m.base_cell.available += base
                 cell = m.quote_cell
                 hold = m.price * (mrem - q) * k
                 hold += hold * m.hold_bps // 10000
                 freed = m.hold - hold
-                cell[1] -= freed
-                cell[0] += freed - n - maker_fee
+                cell.held -= freed
+                cell.available += freed - n - maker_fee
                 m.hold = hold
             eng._seq = seq = eng._seq + 1
             events.append(_new(TradeExecuted, (seq, ts, symbol, best, q, n, aggressor, m.order_id,
@@ -179,8 +180,8 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
         elif o.hold:
             # Filled: what the budget did not spend goes back without an event.
             cell = o.quote_cell if buy else o.base_cell
-            cell[0] += o.hold
-            cell[1] -= o.hold
+            cell.available += o.hold
+            cell.held -= o.hold
             o.hold = 0
     elif rem:
         if o.tif is _GTC:

@@ -45,7 +45,7 @@ def export_state(engine) -> dict:
                            for f in _ORDER_FIELDS]
                           for level in book.levels(side) for o in level.orders.values()])
         books[symbol] = {"update_id": book.update_id, "halted": book.halted, "bids": sides[0], "asks": sides[1]}
-    accounts = [[a.account_id, a.tier, {asset: list(c) for asset, c in sorted(a.cells.items())}]
+    accounts = [[a.account_id, a.tier, {asset: [c.available, c.held] for asset, c in sorted(a.cells.items())}]
                 for _, a in sorted(engine._accounts.items())]
     return {
         "format": FORMAT_VERSION,
@@ -93,8 +93,8 @@ def restore(blob: bytes):
     for account_id, tier, cells in state["accounts"]:
         acct = Account(account_id, tier, engine.fee_tiers[tier], list(engine.assets))
         for asset, (avail, held) in cells.items():
-            acct.cells[asset][0] = avail
-            acct.cells[asset][1] = held
+            acct.cells[asset].available = avail
+            acct.cells[asset].held = held
         engine._accounts[account_id] = acct
     fee_cells = engine._accounts[engine.fee_account].cells
     for symbol, b in state["books"].items():
