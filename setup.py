@@ -14,6 +14,7 @@ COMPILED = [
     "exchange/book.py",
     "exchange/matching.py",
     "exchange/engine.py",
+    "exchange/events.py",
 ]
 
 ext_modules = []

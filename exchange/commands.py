@@ -127,3 +127,37 @@ COMMAND_TYPES: dict[int, type] = {
     1: Deposit, 2: Withdraw, 3: SetFeeTier, 4: SubmitOrder, 5: CancelOrder, 6: CancelAll,
     7: AmendOrder, 8: HaltInstrument, 9: ResumeInstrument,
 }
+
+
+def _field_kinds(cls: type) -> tuple[tuple[int, str, tuple[type, ...]], ...]:
+    """(index, name, allowed types) for each int/str/bool field; enum fields are checked by value."""
+    kinds = []
+    for i, (name, ann) in enumerate(cls.__annotations__.items()):
+        allowed = {"int": (int,), "str": (str,), "str | None": (str, type(None)),
+                   "bool": (bool, int)}.get(str(ann))
+        if allowed is not None:
+            kinds.append((i, name, allowed))
+    return tuple(kinds)
+
+
+_KINDS: dict[type, tuple[tuple[int, str, tuple[type, ...]], ...]] = {
+    cls: _field_kinds(cls) for cls in COMMAND_TYPES.values()}
+
+
+def check_types(command: object) -> None:
+    """Raise TypeError if ``command`` is not a command or a field has the wrong Python type.
+
+    Commands are built by shells from validated input, so a float quantity or a str account is a bug in
+    the shell, not a client error: the engine raises (in both its compiled and interpreted builds) and
+    changes nothing. Values of the right type that break the rules are rejects, not errors. ``bool`` is
+    not an ``int`` here, except for ``HaltInstrument.expire_orders``.
+    """
+    kinds = _KINDS.get(type(command))
+    if kinds is None:
+        raise TypeError(f"not an engine command: {command!r:.80}")
+    for i, name, allowed in kinds:
+        value = command[i]  # type: ignore[index]
+        if type(value) not in allowed:
+            raise TypeError(f"{type(command).__name__}.{name} must be "
+                            f"{' or '.join(t.__name__ for t in allowed)}, got {type(value).__name__} "
+                            f"{value!r:.40}")

@@ -5,7 +5,7 @@ The rules it implements are written down in ``CONTRACT.md`` beside this file; th
 This module holds dispatch and validation; :mod:`exchange.matching` holds the matching loop and
 settlement, :mod:`exchange.state` snapshots and hashes.
 
-Hot-path style: handlers bind attributes to locals, build events with ``tuple.__new__`` (see events.py)
+Hot-path style: handlers bind attributes to locals, build events as compiled classes (see events.py)
 and touch books, levels and orders directly. Complexity: submit/cancel/amend are O(1) dict work plus
 O(log levels) heap work when a price level is created or the best level empties; matching is O(fills).
 """
@@ -18,7 +18,7 @@ from . import matching
 from .accounts import Account, Balance, FeeTier
 from .book import Cell, Level, Order, OrderBook
 from .commands import (AmendOrder, CancelAll, CancelOrder, Deposit, HaltInstrument, ResumeInstrument,
-                       SetFeeTier, SubmitOrder, Withdraw)
+                       SetFeeTier, SubmitOrder, Withdraw, check_types)
 from .enums import STP, EndReason, OrderType, RejectReason, Side, TimeInForce
 from .events import (BalanceChanged, BookUpdated, CommandRejected, FeeTierChanged, InstrumentHalted,
                      InstrumentResumed, OrderAccepted, OrderAmended, OrderCanceled, OrderExpired,
@@ -28,7 +28,6 @@ from .instruments import MAX_AMOUNT, Instrument
 __all__ = ["Engine", "FeeTier", "Balance", "Depth", "OrderView"]
 
 # Final module constants compile to C statics under mypyc (see setup.py); interpreted, they are globals.
-_new: Final = tuple.__new__
 _BUY: Final = Side.BUY
 _SELL: Final = Side.SELL
 _LIMIT: Final = OrderType.LIMIT
@@ -42,6 +41,7 @@ _TYPES: Final = {int(t): t for t in OrderType}
 _TIFS: Final = {int(t): t for t in TimeInForce}
 _STPS: Final = {int(s): s for s in STP}
 R: Final = RejectReason
+_COMPILED: Final = not __file__.endswith(".py")
 MAX_CLIENT_ORDER_ID: Final = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
 
 
@@ -129,6 +129,9 @@ class Engine:
     def handle(self, command) -> list:
         """Apply one command and return the events it caused, in order. Never raises for a bad command
         (that is a reject event); raises only on an unknown command type or a broken invariant."""
+        if not _COMPILED:
+            # Compiled, mypyc checks every int and str field as the handler unpacks the command.
+            check_types(command)
         cls = command.__class__
         # Direct calls for the three hot commands: under mypyc they are native calls, not a dict lookup
         # and a bound-method call.
@@ -140,7 +143,7 @@ class Engine:
             return self._cancel(command)
         handler = self._handlers.get(cls)
         if handler is None:
-            raise TypeError(f"not an engine command: {command!r}")
+            raise TypeError(f"not an engine command: {command!r:.80}")
         return handler(command)
 
     @property
@@ -150,12 +153,12 @@ class Engine:
     # ------------------------------------------------------------------ rejects
     def _reject_order(self, cmd: SubmitOrder, reason: RejectReason) -> list:
         self._seq = seq = self._seq + 1
-        cid = cmd.client_order_id if type(cmd.client_order_id) is str else ""
-        return [_new(OrderRejected, (seq, cmd.ts_ns, cmd.account, cmd.symbol, cid, reason))]
+        cid = cmd.client_order_id
+        return [OrderRejected(seq, cmd.ts_ns, cmd.account, cmd.symbol, cid, reason)]
 
     def _reject(self, cmd, reason: RejectReason, account: int = -1) -> list:
         self._seq = seq = self._seq + 1
-        return [_new(CommandRejected, (seq, cmd.ts_ns, cmd.__class__.__name__, account, reason))]
+        return [CommandRejected(seq, cmd.ts_ns, cmd.__class__.__name__, account, reason)]
 
     # ------------------------------------------------------------------ orders
     def _submit(self, cmd: SubmitOrder) -> list:
@@ -170,8 +173,7 @@ class Engine:
         otype = _TYPES.get(otype_in)
         tif = _TIFS.get(tif_in)
         stp = self.default_stp if stp_in is None else _STPS.get(stp_in)
-        if (side is None or otype is None or tif is None or stp is None or type(price) is not int
-                or type(qty) is not int or type(quote_qty) is not int or type(cid) is not str
+        if (side is None or otype is None or tif is None or stp is None
                 or len(cid) > MAX_CLIENT_ORDER_ID):
             return self._reject_order(cmd, R.INVALID_ORDER_SPEC)
         if otype is _MARKET:
@@ -238,8 +240,8 @@ class Engine:
                     return self._reject_order(cmd, R.WOULD_TAKE)
 
         self._seq = seq = self._seq + 1
-        events: list = [_new(OrderAccepted, (seq, ts, seq, acct_id, symbol, side, otype, tif, price, qty,
-                                       quote_qty, cid, stp))]
+        events: list = [OrderAccepted(seq, ts, seq, acct_id, symbol, side, otype, tif, price, qty,
+                                       quote_qty, cid, stp)]
         o = Order(seq, acct_id, symbol, side, otype, tif, price, qty, cid, stp, maker_bps, taker_bps, ts,
                   base_cell, quote_cell, acct)
         o.hold = hold
@@ -261,8 +263,8 @@ class Engine:
                 change = ((price, self._place(book, o)),)
                 book.update_id = uid = book.update_id + 1
                 self._seq = seq = self._seq + 1
-                events.append(_new(BookUpdated, (seq, ts, symbol, uid, change, ()) if side is _BUY
-                                   else (seq, ts, symbol, uid, (), change)))
+                events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if side is _BUY
+                                   else BookUpdated(seq, ts, symbol, uid, (), change))
                 return events
             matching.take(self, book, o, ts, events, 0)
         if book.dirty_bids or book.dirty_asks:
@@ -325,17 +327,17 @@ class Engine:
             cell.held -= hold
             o.hold = 0
         self._seq = seq = self._seq + 1
-        events.append(_new(event_type, (seq, ts, o.order_id, o.account, o.symbol,
+        events.append(event_type(seq, ts, o.order_id, o.account, o.symbol,
                                         0 if o.order_type is _MARKET and not o.qty else o.remaining,
-                                        reason)))
+                                        reason))
         owner = o.owner
         if owner.orders.pop(o.order_id, None) is not None and o.client_order_id:
             del owner.cids[o.client_order_id]
 
     def _find(self, acct: Account, symbol: str, order_id, cid) -> Order | None:
         if order_id:
-            o = acct.orders.get(order_id) if type(order_id) is int else None
-        elif cid and type(cid) is str:
+            o = acct.orders.get(order_id)
+        elif cid:
             o = acct.cids.get(cid)
         else:
             return None
@@ -357,8 +359,8 @@ class Engine:
         self._end(o, ts, events, OrderCanceled, EndReason.USER)
         book.update_id = uid = book.update_id + 1
         self._seq = seq = self._seq + 1
-        events.append(_new(BookUpdated, (seq, ts, symbol, uid, change, ()) if o.side is _BUY
-                           else (seq, ts, symbol, uid, (), change)))
+        events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if o.side is _BUY
+                           else BookUpdated(seq, ts, symbol, uid, (), change))
         return events
 
     def _cancel_all(self, cmd: CancelAll) -> list:
@@ -391,28 +393,28 @@ class Engine:
         if acct is None:
             return self._reject(cmd, R.UNKNOWN_ACCOUNT, acct_id)
         if order_id:
-            o = acct.orders.get(order_id) if type(order_id) is int else None
+            o = acct.orders.get(order_id)
         else:
-            o = acct.cids.get(cid) if cid and type(cid) is str else None
+            o = acct.cids.get(cid) if cid else None
         if o is None or o.symbol != symbol:
             return self._reject(cmd, R.UNKNOWN_ORDER, acct_id)
         if book.halted:
             return self._reject(cmd, R.INSTRUMENT_HALTED, acct_id)
         order_id = o.order_id
         if new_price:
-            if type(new_price) is not int or not book.valid_price(new_price):
+            if not book.valid_price(new_price):
                 return self._reject(cmd, R.INVALID_PRICE, acct_id)
             price = new_price
-        elif new_price == 0 and type(new_price) is int:
+        elif new_price == 0:
             price = o.price
         else:
             return self._reject(cmd, R.INVALID_PRICE, acct_id)
         if new_qty:
-            if (type(new_qty) is not int or new_qty <= o.filled or new_qty < book.min_qty
+            if (new_qty <= o.filled or new_qty < book.min_qty
                     or new_qty > book.max_qty):
                 return self._reject(cmd, R.INVALID_QUANTITY, acct_id)
             qty = new_qty
-        elif new_qty == 0 and type(new_qty) is int:
+        elif new_qty == 0:
             qty = o.qty
         else:
             return self._reject(cmd, R.INVALID_QUANTITY, acct_id)
@@ -446,7 +448,7 @@ class Engine:
 
         kept = not moved and qty <= o.qty
         self._seq = seq = self._seq + 1
-        events: list = [_new(OrderAmended, (seq, ts, o.order_id, acct_id, symbol, price, qty, remaining, kept))]
+        events: list = [OrderAmended(seq, ts, o.order_id, acct_id, symbol, price, qty, remaining, kept)]
         cell.available -= delta
         cell.held += delta
         o.hold = hold
@@ -506,8 +508,8 @@ class Engine:
                 change = ((old_price, old_total), (price, total))
         book.update_id = uid = book.update_id + 1
         self._seq = seq = self._seq + 1
-        events.append(_new(BookUpdated, (seq, ts, symbol, uid, change, ()) if buy
-                           else (seq, ts, symbol, uid, (), change)))
+        events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if buy
+                           else BookUpdated(seq, ts, symbol, uid, (), change))
         return events
 
     # ------------------------------------------------------------------ accounts
@@ -519,10 +521,9 @@ class Engine:
     def _deposit(self, cmd: Deposit) -> list:
         ts, acct_id, asset, amount = cmd
         if asset not in self._net:
-            return self._reject(cmd, R.UNKNOWN_ASSET, acct_id if type(acct_id) is int else -1)
-        if (type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT or type(acct_id) is not int
-                or acct_id < 0):
-            return self._reject(cmd, R.INVALID_AMOUNT, acct_id if type(acct_id) is int else -1)
+            return self._reject(cmd, R.UNKNOWN_ASSET, acct_id)
+        if amount <= 0 or amount > MAX_AMOUNT or acct_id < 0:
+            return self._reject(cmd, R.INVALID_AMOUNT, acct_id)
         acct = self._accounts.get(acct_id)
         cell = acct.cells[asset] if acct is not None else Cell()
         if cell.available + cell.held + amount > MAX_AMOUNT:
@@ -533,37 +534,37 @@ class Engine:
         cell.available += amount
         self._net[asset] += amount
         self._seq = seq = self._seq + 1
-        return [_new(BalanceChanged, (seq, ts, acct_id, asset, amount, cell.available))]
+        return [BalanceChanged(seq, ts, acct_id, asset, amount, cell.available)]
 
     def _withdraw(self, cmd: Withdraw) -> list:
         ts, acct_id, asset, amount = cmd
         if asset not in self._net:
-            return self._reject(cmd, R.UNKNOWN_ASSET, acct_id if type(acct_id) is int else -1)
-        if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
-            return self._reject(cmd, R.INVALID_AMOUNT, acct_id if type(acct_id) is int else -1)
+            return self._reject(cmd, R.UNKNOWN_ASSET, acct_id)
+        if amount <= 0 or amount > MAX_AMOUNT:
+            return self._reject(cmd, R.INVALID_AMOUNT, acct_id)
         acct = self._accounts.get(acct_id)
         if acct is None:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, acct_id if type(acct_id) is int else -1)
+            return self._reject(cmd, R.UNKNOWN_ACCOUNT, acct_id)
         cell = acct.cells[asset]
         if amount > cell.available:
             return self._reject(cmd, R.INSUFFICIENT_FUNDS, acct_id)
         cell.available -= amount
         self._net[asset] -= amount
         self._seq = seq = self._seq + 1
-        return [_new(BalanceChanged, (seq, ts, acct_id, asset, -amount, cell.available))]
+        return [BalanceChanged(seq, ts, acct_id, asset, -amount, cell.available)]
 
     def _set_fee_tier(self, cmd: SetFeeTier) -> list:
         ts, acct_id, tier = cmd
         acct = self._accounts.get(acct_id)
         if acct is None:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, acct_id if type(acct_id) is int else -1)
-        fees = self.fee_tiers.get(tier) if type(tier) is int else None
+            return self._reject(cmd, R.UNKNOWN_ACCOUNT, acct_id)
+        fees = self.fee_tiers.get(tier)
         if fees is None:
             return self._reject(cmd, R.UNKNOWN_FEE_TIER, acct_id)
         acct.tier = tier
         acct.maker_bps, acct.taker_bps = fees
         self._seq = seq = self._seq + 1
-        return [_new(FeeTierChanged, (seq, ts, acct_id, tier))]
+        return [FeeTierChanged(seq, ts, acct_id, tier)]
 
     # ------------------------------------------------------------------ instruments
     def _halt(self, cmd: HaltInstrument) -> list:
@@ -575,7 +576,7 @@ class Engine:
             return self._reject(cmd, R.NOTHING_TO_CHANGE)
         book.halted = True
         self._seq = seq = self._seq + 1
-        events: list = [_new(InstrumentHalted, (seq, ts, symbol))]
+        events: list = [InstrumentHalted(seq, ts, symbol)]
         if expire:
             victims = [o for side in (book.bids, book.asks) for level in side.values()
                        for o in level.orders.values()]
@@ -595,7 +596,7 @@ class Engine:
             return self._reject(cmd, R.NOTHING_TO_CHANGE)
         book.halted = False
         self._seq = seq = self._seq + 1
-        return [_new(InstrumentResumed, (seq, ts, symbol))]
+        return [InstrumentResumed(seq, ts, symbol)]
 
     # ------------------------------------------------------------------ reads
     def _book(self, symbol: str) -> OrderBook:

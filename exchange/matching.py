@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["take", "can_fill", "flush"]
 
-_new: Final = tuple.__new__
 _BUY: Final = Side.BUY
 _MARKET: Final = OrderType.MARKET
 _GTC: Final = TimeInForce.GTC
@@ -142,8 +141,8 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                 cell.available += freed - n - maker_fee
                 m.hold = hold
             eng._seq = seq = eng._seq + 1
-            events.append(_new(TradeExecuted, (seq, ts, symbol, best, q, n, aggressor, m.order_id,
-                                               m.account, oid, acct, maker_fee, taker_fee)))
+            events.append(TradeExecuted(seq, ts, symbol, best, q, n, aggressor, m.order_id,
+                                               m.account, oid, acct, maker_fee, taker_fee))
             m.filled += q
             o.filled += q
             level.total -= q
@@ -250,4 +249,4 @@ def flush(eng: "Engine", book: OrderBook, ts: int, events: list) -> None:
     if bids or asks:
         book.update_id += 1
         eng._seq = seq = eng._seq + 1
-        events.append(_new(BookUpdated, (seq, ts, book.symbol, book.update_id, bids, asks)))
+        events.append(BookUpdated(seq, ts, book.symbol, book.update_id, bids, asks))
