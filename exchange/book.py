@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from heapq import heapify, heappop
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .enums import STP, OrderType, Side, TimeInForce
 from .instruments import Instrument
@@ -47,7 +47,7 @@ class Order:
     __slots__ = (
         "order_id", "account", "symbol", "side", "order_type", "tif", "price", "qty", "remaining",
         "filled", "hold", "client_order_id", "stp", "maker_bps", "taker_bps", "hold_bps", "ts_ns",
-        "base_cell", "quote_cell", "owner",
+        "base_cell", "quote_cell", "owner", "key", "level",
     )
 
     def __init__(self, order_id: int, account: int, symbol: str, side: Side, order_type: OrderType,
@@ -74,15 +74,20 @@ class Order:
         self.base_cell = base_cell
         self.quote_cell = quote_cell
         self.owner = owner
+        # The one int object used as this order's key in every dict: compiled, an int field is unboxed,
+        # and re-boxing it for each lookup cost an allocation and a slow compare (callgrind, ec).
+        self.key: Any = order_id
+        self.level: Level | None = None   # the level it rests on, so removal needs no price lookup
 
 
 class Level:
     """One price level: FIFO of orders and their total open quantity."""
 
-    __slots__ = ("price", "total", "orders", "front_pops")
+    __slots__ = ("price", "key", "total", "orders", "front_pops")
 
     def __init__(self, price: int) -> None:
         self.price = price
+        self.key: Any = price  # the dict key object (see Order.key)
         self.total: int = 0
         self.orders: dict[int, Order] = {}
         # A dict leaves a dead slot for each entry deleted at its front and next(iter()) skips them,
@@ -177,6 +182,7 @@ class OrderBook:
                 total = 0
                 for oid, order in level.orders.items():
                     assert order.order_id == oid and order.side == side and order.price == price
+                    assert order.level is level and order.key == oid
                     assert order.symbol == self.symbol
                     assert 0 < order.remaining and order.remaining + order.filled == order.qty, oid
                     total += order.remaining

@@ -287,10 +287,11 @@ class Engine:
                 heappush(heap, price)
             if len(heap) > 2 * len(levels) + 64:
                 book.compact_heaps()
-        level.orders[o.order_id] = o
+        level.orders[o.key] = o
         level.total = total = level.total + o.remaining
+        o.level = level
         owner = o.owner
-        owner.orders[o.order_id] = o
+        owner.orders[o.key] = o
         if o.client_order_id:
             owner.cids[o.client_order_id] = o
         return total
@@ -298,15 +299,15 @@ class Engine:
     def _unplace(self, book: OrderBook, o: Order) -> int:
         """Take a resting ``o`` off its level (its account keeps it registered); return the level's new
         total, 0 if it is gone. O(1). Callers account for the book update."""
-        price = o.price
-        levels = book.bids if o.side is _BUY else book.asks
-        level = levels[price]
+        level = o.level
+        assert level is not None, f"order {o.order_id} is not on the book"
+        o.level = None
         orders = level.orders
-        del orders[o.order_id]
+        del orders[o.key]
         if orders:
             level.total = total = level.total - o.remaining
             return total
-        del levels[price]
+        del (book.bids if o.side is _BUY else book.asks)[level.key]
         return 0
 
     def _unplace_tracked(self, book: OrderBook, o: Order) -> None:
@@ -331,7 +332,7 @@ class Engine:
                                         0 if o.order_type is _MARKET and not o.qty else o.remaining,
                                         reason))
         owner = o.owner
-        if owner.orders.pop(o.order_id, None) is not None and o.client_order_id:
+        if owner.orders.pop(o.key, None) is not None and o.client_order_id:
             del owner.cids[o.client_order_id]
 
     def _find(self, acct: Account, symbol: str, order_id, cid) -> Order | None:
@@ -464,7 +465,7 @@ class Engine:
         elif crosses:
             self._unplace_tracked(book, o)
             # Matching re-registers a remainder through _place; the account forgets the order until then.
-            del acct.orders[o.order_id]
+            del acct.orders[o.key]
             if o.client_order_id:
                 del acct.cids[o.client_order_id]
             o.price = price
@@ -474,15 +475,18 @@ class Engine:
             matching.flush(self, book, ts, events)
             return events
         else:
-            # _unplace + _place inlined (the account registration is unchanged): ~0.2us of the ~2us move.
+            # _unplace + _place inlined (the account registration is unchanged): 3.5% fewer instructions
+            # per ec command than calling them (callgrind), on the path 82% of ec commands take.
             levels = book.bids if buy else book.asks
-            level = levels[old_price]
-            orders = level.orders
-            del orders[order_id]
+            old_level = o.level
+            assert old_level is not None
+            orders = old_level.orders
+            key = o.key
+            del orders[key]
             if orders:
-                level.total = old_total = level.total - old_remaining
+                old_level.total = old_total = old_level.total - old_remaining
             else:
-                del levels[old_price]
+                del levels[old_level.key]
                 old_total = 0
             o.price = price
             o.qty = qty
@@ -498,8 +502,9 @@ class Engine:
                     heappush(heap, price)
                 if len(heap) > 2 * len(levels) + 64:
                     book.compact_heaps()
-            new_level.orders[order_id] = o
+            new_level.orders[key] = o
             new_level.total = total = new_level.total + remaining
+            o.level = new_level
             if not moved:
                 change = ((price, total),)
             elif (price > old_price) is buy:  # the new level comes first in book order

@@ -66,7 +66,8 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                     end_reason = _SELF_TRADE
                     done = True
                     break
-                del orders[m.order_id]
+                del orders[m.key]
+                m.level = None
                 level.front_pops += 1
                 level.total -= m.remaining
                 eng._end(m, ts, events, OrderExpired, _SELF_TRADE)
@@ -147,10 +148,11 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
             o.filled += q
             level.total -= q
             if mrem == q:
-                del orders[m.order_id]
+                del orders[m.key]
+                m.level = None
                 level.front_pops += 1
                 owner = m.owner
-                del owner.orders[m.order_id]
+                del owner.orders[m.key]
                 if m.client_order_id:
                     del owner.cids[m.client_order_id]
                 m.remaining = 0
@@ -167,7 +169,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                     done = True
                     break
         if not orders:
-            del levels[best]
+            del levels[level.key]
         elif level.front_pops > _FRONT_POPS_BEFORE_REPACK and level.front_pops > len(orders):
             book.compact_level(level)
     o.remaining = rem

@@ -115,9 +115,10 @@ def restore(blob: bytes):
                 level = levels.get(o.price)
                 if level is None:
                     level = levels[o.price] = Level(o.price)
-                level.orders[o.order_id] = o
+                level.orders[o.key] = o
                 level.total += o.remaining
-                acct.orders[o.order_id] = o
+                o.level = level
+                acct.orders[o.key] = o
                 if o.client_order_id:
                     acct.cids[o.client_order_id] = o
         book.bid_heap = [-p for p in book.bids]
