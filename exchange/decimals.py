@@ -11,6 +11,9 @@ from decimal import Decimal, InvalidOperation
 
 __all__ = ["to_units", "from_units", "DecimalError"]
 
+_MAX_SHIFT = 60    # no unit or amount bdax handles is 10**60 apart; this bounds the integers built
+_MAX_DIGITS = 60
+
 
 class DecimalError(ValueError):
     """A decimal string that is malformed or not an exact multiple of its unit."""
@@ -39,12 +42,24 @@ def to_units(text: str | int | Decimal, unit: str | Decimal, *, what: str = "val
         raise DecimalError(f"{what}: {text!r} is not a decimal number") from None
     if not value.is_finite():
         raise DecimalError(f"{what}: {text!r} is not a finite number")
-    if step <= 0:
+    if not step.is_finite() or step <= 0:
         raise DecimalError(f"{what}: unit {unit!r} must be positive")
-    count, rest = divmod(value, step)
-    if rest != 0:
+    # Exact integer arithmetic: Decimal division is rounded to the context's 28 digits.
+    v_sign, v_digits, v_exp = value.as_tuple()
+    _, s_digits, s_exp = step.as_tuple()
+    shift = int(v_exp) - int(s_exp)
+    if abs(shift) > _MAX_SHIFT or len(v_digits) > _MAX_DIGITS:
+        raise DecimalError(f"{what}: {text} is out of range")
+    num = int("".join(map(str, v_digits)) or "0")
+    den = int("".join(map(str, s_digits)))
+    if shift >= 0:
+        num *= 10 ** shift
+    else:
+        den *= 10 ** -shift
+    count, rest = divmod(num, den)
+    if rest:
         raise DecimalError(f"{what}: {text} is not a multiple of {step.normalize():f}")
-    return int(count)
+    return -count if v_sign else count
 
 
 def from_units(count: int, unit: str | Decimal) -> str:
