@@ -133,8 +133,10 @@ def _field_kinds(cls: type) -> tuple[tuple[int, str, tuple[type, ...]], ...]:
     """(index, name, allowed types) for each int/str/bool field; enum fields are checked by value."""
     kinds = []
     for i, (name, ann) in enumerate(cls.__annotations__.items()):
+        # With postponed annotations a NamedTuple keeps them as ForwardRef('int') on 3.11, str later.
+        text = getattr(ann, "__forward_arg__", ann if isinstance(ann, str) else getattr(ann, "__name__", ""))
         allowed = {"int": (int,), "str": (str,), "str | None": (str, type(None)),
-                   "bool": (bool, int)}.get(str(ann))
+                   "bool": (bool, int)}.get(text)
         if allowed is not None:
             kinds.append((i, name, allowed))
     return tuple(kinds)
@@ -142,6 +144,7 @@ def _field_kinds(cls: type) -> tuple[tuple[int, str, tuple[type, ...]], ...]:
 
 _KINDS: dict[type, tuple[tuple[int, str, tuple[type, ...]], ...]] = {
     cls: _field_kinds(cls) for cls in COMMAND_TYPES.values()}
+assert all(_KINDS.values()), "check_types found no typed fields: annotation format changed"
 
 
 def check_types(command: object) -> None:

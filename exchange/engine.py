@@ -129,10 +129,16 @@ class Engine:
     def handle(self, command) -> list:
         """Apply one command and return the events it caused, in order. Never raises for a bad command
         (that is a reject event); raises only on an unknown command type or a broken invariant."""
-        if not _COMPILED:
-            # Compiled, mypyc checks every int and str field as the handler unpacks the command.
-            check_types(command)
         cls = command.__class__
+        if not _COMPILED:
+            check_types(command)
+        elif cls is not HaltInstrument:
+            # Compiled, mypyc type-checks each int and str field as the handler unpacks the command, but
+            # takes a bool for an int; no command but HaltInstrument has a bool field.
+            fields: tuple = command
+            for value in fields:
+                if value.__class__ is bool:
+                    check_types(command)
         # Direct calls for the three hot commands: under mypyc they are native calls, not a dict lookup
         # and a bound-method call.
         if cls is AmendOrder:
@@ -258,8 +264,8 @@ class Engine:
             else:
                 best = book.best_bid()
                 crosses = best is not None and price <= best
-            if not crosses:
-                # Fast path: one level changed and we know its new total.
+            if not crosses and tif is _GTC:
+                # Fast path (GTC and LIMIT_MAKER): one level changed and we know its new total.
                 change = ((price, self._place(book, o)),)
                 book.update_id = uid = book.update_id + 1
                 self._seq = seq = self._seq + 1
