@@ -137,7 +137,7 @@ class Engine:
             # takes a bool for an int; no command but HaltInstrument has a bool field.
             fields: tuple = command
             for value in fields:
-                if value.__class__ is bool:
+                if type(value) is bool:
                     check_types(command)
         # Direct calls for the three hot commands: under mypyc they are native calls, not a dict lookup
         # and a bound-method call.
