@@ -41,6 +41,9 @@ _TYPES: Final = {int(t): t for t in OrderType}
 _TIFS: Final = {int(t): t for t in TimeInForce}
 _STPS: Final = {int(s): s for s in STP}
 R: Final = RejectReason
+_FOK_UNFILLED: Final = EndReason.FOK_UNFILLED
+_HALT: Final = EndReason.HALT
+_USER: Final = EndReason.USER
 _COMPILED: Final = not __file__.endswith(".py")
 MAX_CLIENT_ORDER_ID: Final = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
 
@@ -256,7 +259,7 @@ class Engine:
         if otype is _MARKET:
             matching.take(self, book, o, ts, events, quote_qty)
         elif tif is _FOK and not matching.can_fill(book, o):
-            self._end(o, ts, events, OrderExpired, EndReason.FOK_UNFILLED)
+            self._end(o, ts, events, _FOK_UNFILLED)
         else:
             if side is _BUY:
                 best = book.best_ask()
@@ -324,9 +327,9 @@ class Engine:
             dirty[o.price] = (book.bids if o.side is _BUY else book.asks)[o.price].total
         self._unplace(book, o)
 
-    def _end(self, o: Order, ts: int, events: list, event_type, reason: EndReason) -> None:
-        """Finish an order that is not (or no longer) on the book: release its hold, emit the event and
-        forget it in its account."""
+    def _end(self, o: Order, ts: int, events: list, reason: EndReason) -> None:
+        """Finish an order that is not (or no longer) on the book: release its hold, emit OrderCanceled
+        (reason USER) or OrderExpired (any other reason), and forget it in its account."""
         hold = o.hold
         if hold:
             cell = o.quote_cell if (o.side is _BUY) else o.base_cell
@@ -334,9 +337,12 @@ class Engine:
             cell.held -= hold
             o.hold = 0
         self._seq = seq = self._seq + 1
-        events.append(event_type(seq, ts, o.order_id, o.account, o.symbol,
-                                        0 if o.order_type is _MARKET and not o.qty else o.remaining,
-                                        reason))
+        remaining = 0 if o.order_type is _MARKET and not o.qty else o.remaining
+        # Classes named directly (not passed in): compiled, that is a native constructor call.
+        if reason is _USER:
+            events.append(OrderCanceled(seq, ts, o.order_id, o.account, o.symbol, remaining, reason))
+        else:
+            events.append(OrderExpired(seq, ts, o.order_id, o.account, o.symbol, remaining, reason))
         owner = o.owner
         if owner.orders.pop(o.key, None) is not None and o.client_order_id:
             del owner.cids[o.client_order_id]
@@ -363,7 +369,7 @@ class Engine:
             return self._reject(cmd, R.UNKNOWN_ORDER, acct_id)
         events: list = []
         change = ((o.price, self._unplace(book, o)),)
-        self._end(o, ts, events, OrderCanceled, EndReason.USER)
+        self._end(o, ts, events, _USER)
         book.update_id = uid = book.update_id + 1
         self._seq = seq = self._seq + 1
         events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if o.side is _BUY
@@ -385,7 +391,7 @@ class Engine:
         books = self._books
         for o in victims:
             self._unplace_tracked(books[o.symbol], o)
-            self._end(o, ts, events, OrderCanceled, EndReason.USER)
+            self._end(o, ts, events, _USER)
         for sym in sorted({o.symbol for o in victims}):
             matching.flush(self, books[sym], ts, events)
         return events
@@ -594,7 +600,7 @@ class Engine:
             victims.sort(key=_order_id)
             for o in victims:
                 self._unplace_tracked(book, o)
-                self._end(o, ts, events, OrderExpired, EndReason.HALT)
+                self._end(o, ts, events, _HALT)
             matching.flush(self, book, ts, events)
         return events
 

@@ -23,6 +23,8 @@ _EXPIRE_TAKER: Final = STP.EXPIRE_TAKER
 _EXPIRE_BOTH: Final = STP.EXPIRE_BOTH
 _EXPIRE_MAKER: Final = STP.EXPIRE_MAKER
 _SELF_TRADE: Final = EndReason.SELF_TRADE
+_INSUFFICIENT_FUNDS: Final = EndReason.INSUFFICIENT_FUNDS
+_IOC_REMAINDER: Final = EndReason.IOC_REMAINDER
 _FRONT_POPS_BEFORE_REPACK: Final = 64
 
 
@@ -36,9 +38,9 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
     fee_cell = book.fee_cell
     buy = o.side is _BUY
     if buy:
-        levels, dirty, best_price = book.asks, book.dirty_asks, book.best_ask
+        levels, dirty = book.asks, book.dirty_asks
     else:
-        levels, dirty, best_price = book.bids, book.dirty_bids, book.best_bid
+        levels, dirty = book.bids, book.dirty_bids
     market = o.order_type is _MARKET
     by_quote = market and not o.qty
     limit = o.price
@@ -52,7 +54,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
     end_reason = None
     done = False
     while not done:
-        best = best_price()
+        best = book.best_ask() if buy else book.best_bid()  # direct: a native call when compiled
         if best is None or (not market and (best > limit if buy else best < limit)):
             break
         level = levels[best]
@@ -70,7 +72,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                 m.level = None
                 level.front_pops += 1
                 level.total -= m.remaining
-                eng._end(m, ts, events, OrderExpired, _SELF_TRADE)
+                eng._end(m, ts, events, _SELF_TRADE)
                 if stp is _EXPIRE_BOTH:
                     end_reason = _SELF_TRADE
                     done = True
@@ -87,7 +89,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                 if not buy:
                     q_funds = o.hold // lot
                     if q_funds == 0:
-                        end_reason = EndReason.INSUFFICIENT_FUNDS
+                        end_reason = _INSUFFICIENT_FUNDS
                         done = True
                         break
                     if q > q_funds:
@@ -104,7 +106,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                         if cost + cost * taker_bps // 10000 <= o.hold:
                             q += 1
                         if q == 0:
-                            end_reason = EndReason.INSUFFICIENT_FUNDS
+                            end_reason = _INSUFFICIENT_FUNDS
                             done = True
                             break
             n = best * q * k
@@ -174,10 +176,10 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
             book.compact_level(level)
     o.remaining = rem
     if end_reason is not None:
-        eng._end(o, ts, events, OrderExpired, end_reason)
+        eng._end(o, ts, events, end_reason)
     elif market:
         if quote_left if by_quote else rem:
-            eng._end(o, ts, events, OrderExpired, EndReason.IOC_REMAINDER)
+            eng._end(o, ts, events, _IOC_REMAINDER)
         elif o.hold:
             # Filled: what the budget did not spend goes back without an event.
             cell = o.quote_cell if buy else o.base_cell
@@ -192,7 +194,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                 same_dirty[limit] = same_level.total if same_level is not None else 0
             eng._place(book, o)
         else:
-            eng._end(o, ts, events, OrderExpired, EndReason.IOC_REMAINDER)
+            eng._end(o, ts, events, _IOC_REMAINDER)
 
 
 def can_fill(book: OrderBook, o: Order) -> bool:
