@@ -49,7 +49,7 @@ class SubmitOrder(NamedTuple):
     - LIMIT: ``price_ticks`` and ``qty_lots`` > 0; ``tif`` GTC, IOC or FOK.
     - LIMIT_MAKER: as LIMIT with ``tif`` GTC; rejected (WOULD_TAKE) if it would match at once.
     - MARKET: ``price_ticks`` 0; exactly one of ``qty_lots`` (base quantity) or ``quote_qty``
-      (quote ledger units to spend or receive, Binance's quoteOrderQty) > 0; ``tif`` IOC or FOK.
+      (quote ledger units to spend or receive, Binance's quoteOrderQty) > 0; ``tif`` IOC.
     ``client_order_id`` "" means none; otherwise unique among the account's open orders.
     ``stp`` None means the engine's default mode.
     """
