@@ -23,7 +23,21 @@ from .instruments import Instrument
 if TYPE_CHECKING:
     from .accounts import Account
 
-__all__ = ["Cell", "Order", "Level", "OrderBook"]
+__all__ = ["Cell", "Order", "Level", "OrderBook", "fee", "buy_hold"]
+
+
+# Arithmetic in these two is arranged so that, compiled, both operands of each multiplication usually stay
+# below 2**30: mypyc multiplies tagged ints in C only then and otherwise falls back to boxed Python ints
+# (~500 instructions), which callgrind showed at ~10% of the deep workload. Results are exact either way.
+def fee(notional: int, bps: int) -> int:
+    """``notional * bps // 10000`` (rounded down: the fraction stays with the payer)."""
+    return (notional // 10000) * bps + (notional % 10000) * bps // 10000
+
+
+def buy_hold(price: int, lots: int, k: int, bps: int) -> int:
+    """What a limit buy of ``lots`` at ``price`` holds: notional plus its worst-case fee."""
+    n = price * (lots * k)
+    return n + fee(n, bps)
 
 
 class Cell:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Final, Iterable, NamedTuple
 
 from . import matching
 from .accounts import Account, Balance, FeeTier
-from .book import Cell, Level, Order, OrderBook
+from .book import Cell, Level, Order, OrderBook, buy_hold, fee
 from .commands import (AmendOrder, CancelAll, CancelOrder, Deposit, HaltInstrument, ResumeInstrument,
                        SetFeeTier, SubmitOrder, Withdraw, check_types)
 from .enums import STP, EndReason, OrderType, RejectReason, Side, TimeInForce
@@ -73,12 +73,6 @@ class OrderView(NamedTuple):
 def _view(o: Order) -> OrderView:
     return OrderView(o.order_id, o.account, o.symbol, o.side, o.order_type, o.tif, o.price, o.qty,
                      o.remaining, o.filled, o.client_order_id, o.stp, o.ts_ns)
-
-
-def buy_hold(price: int, lots: int, k: int, bps: int) -> int:
-    """What a limit buy of ``lots`` at ``price`` holds: notional plus its worst-case fee (rounded down)."""
-    n = price * lots * k
-    return n + n * bps // 10000
 
 
 class Engine:
@@ -203,7 +197,7 @@ class Engine:
                 return self._reject_order(cmd, R.INVALID_PRICE)
             if qty < book.min_qty or qty > book.max_qty:
                 return self._reject_order(cmd, R.INVALID_QUANTITY)
-            if price * qty * book.k < book.min_notional:
+            if price * (qty * book.k) < book.min_notional:
                 return self._reject_order(cmd, R.MIN_NOTIONAL)
         if book.halted:
             return self._reject_order(cmd, R.INSTRUMENT_HALTED)
@@ -224,7 +218,7 @@ class Engine:
                 if hold <= 0:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             else:
-                hold = quote_qty + quote_qty * taker_bps // 10000
+                hold = quote_qty + fee(quote_qty, taker_bps)
                 if hold > quote_cell.available:
                     return self._reject_order(cmd, R.INSUFFICIENT_FUNDS)
             cell = quote_cell
@@ -432,7 +426,7 @@ class Engine:
         else:
             return self._reject(cmd, R.INVALID_QUANTITY, acct_id)
         k = book.k
-        if price * qty * k < book.min_notional:
+        if price * (qty * k) < book.min_notional:
             return self._reject(cmd, R.MIN_NOTIONAL, acct_id)
         buy = o.side is _BUY
         old_price = o.price
@@ -450,8 +444,7 @@ class Engine:
         remaining = qty - o.filled
         if buy:
             cell = o.quote_cell
-            hold = price * remaining * k
-            hold += hold * o.hold_bps // 10000
+            hold = buy_hold(price, remaining, k, o.hold_bps)
         else:
             cell = o.base_cell
             hold = remaining * book.lot

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .book import Order, OrderBook
+from .book import Order, OrderBook, buy_hold, fee
 from .enums import STP, EndReason, OrderType, Side, TimeInForce
 from .events import BookUpdated, OrderExpired, TradeExecuted
 
@@ -100,18 +100,18 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                     # Market buy by quantity: spend at most the budget (fees included).
                     unit = best * k
                     cost = q * unit
-                    if cost + cost * taker_bps // 10000 > o.hold:
+                    if cost + fee(cost, taker_bps) > o.hold:
                         q = o.hold * 10000 // (unit * (10000 + taker_bps))
                         cost = (q + 1) * unit
-                        if cost + cost * taker_bps // 10000 <= o.hold:
+                        if cost + fee(cost, taker_bps) <= o.hold:
                             q += 1
                         if q == 0:
                             end_reason = _INSUFFICIENT_FUNDS
                             done = True
                             break
-            n = best * q * k
-            taker_fee = n * taker_bps // 10000
-            maker_fee = n * m.maker_bps // 10000
+            n = best * (q * k)
+            taker_fee = fee(n, taker_bps)
+            maker_fee = fee(n, m.maker_bps)
             base = q * lot
             fee_cell.available += taker_fee + maker_fee
             if buy:
@@ -121,8 +121,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                     o.hold -= spend
                     cell.held -= spend
                 else:
-                    hold = limit * (rem - q) * k
-                    hold += hold * o.hold_bps // 10000
+                    hold = buy_hold(limit, rem - q, k, o.hold_bps)
                     freed = o.hold - hold
                     cell.held -= freed
                     cell.available += freed - n - taker_fee
@@ -137,8 +136,7 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                 o.quote_cell.available += n - taker_fee
                 m.base_cell.available += base
                 cell = m.quote_cell
-                hold = m.price * (mrem - q) * k
-                hold += hold * m.hold_bps // 10000
+                hold = buy_hold(m.price, mrem - q, k, m.hold_bps)
                 freed = m.hold - hold
                 cell.held -= freed
                 cell.available += freed - n - maker_fee

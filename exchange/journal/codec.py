@@ -1,4 +1,4 @@
-"""Commands <-> compact bytes: msgpack of ``[tag, *fields]``, the journal's record payload.
+"""Commands <-> compact bytes: msgpack of ``[tag, *fields]``; a journal frame holds an array of them.
 
 ``tag`` is the command's stable number in :data:`exchange.commands.COMMAND_TYPES`; the fields follow in
 declaration order, every field always present (defaults too), so a payload needs no field names.
@@ -9,14 +9,17 @@ the engine sees on replay exactly what it saw live. The decoder is deliberately 
 reason: it returns what was encoded rather than refusing a command the engine accepted and rejected.
 
 Measured (CPython 3.11.7, msgspec 0.22, this project's 2-core dev VM, one SubmitOrder, best of 5 x 200k;
-``python -m exchange.journal.codec`` reruns it)::
+``python -c "from exchange.journal.codec import _bench; _bench()"`` reruns it)::
 
     msgspec msgpack   encode    ~90 ns   decode (+ enum restore) ~400 ns   34 bytes
     json              encode ~1,700 ns   decode (no enums yet)  ~1,750 ns   74 bytes
     pickle (proto 5)  encode ~5,700 ns   decode               ~5,000 ns  167 bytes
 
 msgpack is 4-20x faster and half the size of json; ``struct`` cannot carry the variable-length strings
-(symbol, client order id) without a hand-written length scheme, which is what msgpack already is.
+(symbol, client order id) without a hand-written length scheme, which is what msgpack already is. The
+journal encodes a whole batch with one call (:func:`encode_batch`, ~95 ns per command on the ec workload,
+against ~340 ns to encode and frame each command on its own) and decodes it with one (~125 ns per command
+before the enum restore).
 """
 from __future__ import annotations
 
