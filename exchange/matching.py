@@ -62,7 +62,8 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
             dirty[best] = level.total
         orders = level.orders
         while orders:
-            m = next(iter(orders.values()))
+            for m in orders.values():   # the oldest; compiled, a C dict walk (next(iter()) built two objects)
+                break
             if stp and m.account == acct:
                 if stp is _EXPIRE_TAKER:
                     end_reason = _SELF_TRADE
