@@ -2,9 +2,12 @@
 
 Layout, chosen for CPython speed (measured with `bdax bench matching`, ec workload):
 - a side is a plain ``dict`` price -> :class:`Level` (O(1) lookup by price, the common case for adds,
-  cancels and moves), plus a binary heap of its prices for best-price access. The heap is *lazy*: a level
-  that empties is deleted from the dict only, and its heap entry is dropped when it surfaces at the top
-  (O(log n) amortized). heappush/heappop are C; a SortedList insert/remove measured ~8x slower here.
+  cancels and moves), plus a binary heap of its prices for best-price access (a max-heap for bids, a
+  min-heap for asks). The heap is *lazy*: a level that empties is deleted from the dict only, and its heap
+  entry is dropped when it surfaces at the top (O(log n) amortized). A SortedList insert/remove measured
+  ~8x slower than heap operations here. The heap holds each level's own key object (``Level.key``), so
+  finding the best level is a dict lookup by identity with nothing allocated; that needs a max-heap,
+  which heapq lacks, hence the four small heap functions below.
 - a level keeps its orders in a ``dict`` order_id -> Order: insertion order is time priority, deletion of
   any order is O(1), and the oldest is ``next(iter(orders))``.
 - bids are stored in the heap negated, so both heaps are min-heaps.
@@ -13,7 +16,6 @@ directly and these classes only document the fields and check invariants.
 """
 from __future__ import annotations
 
-from heapq import heapify, heappop
 
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,88 @@ __all__ = ["Cell", "Order", "Level", "OrderBook", "fee", "buy_hold"]
 # Arithmetic in these two is arranged so that, compiled, both operands of each multiplication usually stay
 # below 2**30: mypyc multiplies tagged ints in C only then and otherwise falls back to boxed Python ints
 # (~500 instructions), which callgrind showed at ~10% of the deep workload. Results are exact either way.
+def push_min(heap: list[Any], item: Any) -> None:
+    """heapq.heappush."""
+    heap.append(item)
+    pos = len(heap) - 1
+    while pos:
+        parent = (pos - 1) >> 1
+        above = heap[parent]
+        if not item < above:
+            break
+        heap[pos] = above
+        pos = parent
+    heap[pos] = item
+
+
+def push_max(heap: list[Any], item: Any) -> None:
+    """heapq.heappush for a max-heap."""
+    heap.append(item)
+    pos = len(heap) - 1
+    while pos:
+        parent = (pos - 1) >> 1
+        above = heap[parent]
+        if not above < item:
+            break
+        heap[pos] = above
+        pos = parent
+    heap[pos] = item
+
+
+def pop_min(heap: list[Any]) -> Any:
+    """heapq.heappop for a non-empty heap (its algorithm: sift the hole to a leaf, then the last item up)."""
+    last = heap.pop()
+    if not heap:
+        return last
+    top = heap[0]
+    end = len(heap)
+    pos = 0
+    child = 1
+    while child < end:
+        right = child + 1
+        if right < end and not heap[child] < heap[right]:
+            child = right
+        heap[pos] = heap[child]
+        pos = child
+        child = 2 * pos + 1
+    while pos:
+        parent = (pos - 1) >> 1
+        above = heap[parent]
+        if not last < above:
+            break
+        heap[pos] = above
+        pos = parent
+    heap[pos] = last
+    return top
+
+
+def pop_max(heap: list[Any]) -> Any:
+    """pop_min for a max-heap."""
+    last = heap.pop()
+    if not heap:
+        return last
+    top = heap[0]
+    end = len(heap)
+    pos = 0
+    child = 1
+    while child < end:
+        right = child + 1
+        if right < end and not heap[right] < heap[child]:
+            child = right
+        heap[pos] = heap[child]
+        pos = child
+        child = 2 * pos + 1
+    while pos:
+        parent = (pos - 1) >> 1
+        above = heap[parent]
+        if not above < last:
+            break
+        heap[pos] = above
+        pos = parent
+    heap[pos] = last
+    return top
+
+
 def fee(notional: int, bps: int) -> int:
     """``notional * bps // 10000`` (rounded down: the fraction stays with the payer)."""
     return (notional // 10000) * bps + (notional % 10000) * bps // 10000
@@ -134,8 +218,8 @@ class OrderBook:
         self.quote_asset: str = instrument.quote.name
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
-        self.bid_heap: list[int] = []   # negated prices
-        self.ask_heap: list[int] = []
+        self.bid_heap: list[Any] = []   # max-heap of bid levels' key objects
+        self.ask_heap: list[Any] = []   # min-heap of ask levels' key objects
         self.update_id: int = 0
         self.halted: bool = False
         # price -> level total before the current command; flushed into one BookUpdated per command
@@ -149,32 +233,54 @@ class OrderBook:
             return False
         return self.single_tick or self.instrument.valid_price(price)
 
-    def best_bid(self) -> int | None:
-        """Highest bid price, dropping stale heap entries. Amortized O(log n)."""
+    def best_bid_level(self) -> Level | None:
+        """The best bid level, dropping stale heap entries. Amortized O(log n)."""
         heap, bids = self.bid_heap, self.bids
         while heap:
-            price = -heap[0]
-            if price in bids:
-                return price
-            heappop(heap)
+            level = bids.get(heap[0])
+            if level is not None:
+                return level
+            pop_max(heap)
         return None
 
-    def best_ask(self) -> int | None:
-        """Lowest ask price, dropping stale heap entries. Amortized O(log n)."""
+    def best_ask_level(self) -> Level | None:
+        """The best ask level, dropping stale heap entries. Amortized O(log n)."""
         heap, asks = self.ask_heap, self.asks
         while heap:
-            price = heap[0]
-            if price in asks:
-                return price
-            heappop(heap)
+            level = asks.get(heap[0])
+            if level is not None:
+                return level
+            pop_min(heap)
         return None
 
+    def best_bid(self) -> int | None:
+        level = self.best_bid_level()
+        return None if level is None else level.price
+
+    def best_ask(self) -> int | None:
+        level = self.best_ask_level()
+        return None if level is None else level.price
+
+    def new_level(self, buy: bool, price: int) -> Level:
+        """Create the empty level at ``price`` on one side and index it. O(log n)."""
+        level = Level(price)
+        if buy:
+            self.bids[level.key] = level
+            push_max(self.bid_heap, level.key)
+            if len(self.bid_heap) > 2 * len(self.bids) + 64:
+                self.compact_heaps()
+        else:
+            self.asks[level.key] = level
+            push_min(self.ask_heap, level.key)
+            if len(self.ask_heap) > 2 * len(self.asks) + 64:
+                self.compact_heaps()
+        return level
+
     def compact_heaps(self) -> None:
-        """Rebuild both heaps from live levels: called when stale entries outnumber live ones. O(n)."""
-        self.bid_heap = [-p for p in self.bids]
-        heapify(self.bid_heap)
-        self.ask_heap = list(self.asks)
-        heapify(self.ask_heap)
+        """Rebuild both heaps from live levels: called when stale entries outnumber live ones.
+        O(n log n); a sorted list is a valid heap."""
+        self.bid_heap = sorted([level.key for level in self.bids.values()], reverse=True)
+        self.ask_heap = sorted([level.key for level in self.asks.values()])
 
     @staticmethod
     def compact_level(level: Level) -> None:
@@ -190,7 +296,7 @@ class OrderBook:
     def _check(self) -> None:
         """Assert the book's invariants (tests call this after every step)."""
         for side, levels, heap in ((Side.BUY, self.bids, self.bid_heap), (Side.SELL, self.asks, self.ask_heap)):
-            live = set(-p for p in heap) if side == Side.BUY else set(heap)
+            live = set(heap)
             for price, level in levels.items():
                 assert level.price == price, (self.symbol, price, level.price)
                 assert level.orders, f"{self.symbol}: empty level {price} left in the book"

@@ -11,12 +11,11 @@ O(log levels) heap work when a price level is created or the best level empties;
 """
 from __future__ import annotations
 
-from heapq import heappush
 from typing import Any, Callable, Final, Iterable, NamedTuple
 
 from . import matching
 from .accounts import Account, Balance, FeeTier
-from .book import Cell, Level, Order, OrderBook, buy_hold, fee
+from .book import Cell, Order, OrderBook, buy_hold, fee
 from .commands import (AmendOrder, CancelAll, CancelOrder, Deposit, HaltInstrument, ResumeInstrument,
                        SetFeeTier, SubmitOrder, Withdraw, check_types)
 from .enums import STP, EndReason, OrderType, RejectReason, Side, TimeInForce
@@ -277,19 +276,10 @@ class Engine:
     def _place(self, book: OrderBook, o: Order) -> int:
         """Put ``o`` at the back of its price level and register it with its account; return the level's
         new total. O(1), or O(log levels) when the level is new. Callers account for the book update."""
-        price = o.price
-        levels = book.bids if o.side is _BUY else book.asks
-        level = levels.get(price)
+        buy = o.side is _BUY
+        level = (book.bids if buy else book.asks).get(o.price)
         if level is None:
-            level = levels[price] = Level(price)
-            if o.side is _BUY:
-                heap = book.bid_heap
-                heappush(heap, -price)
-            else:
-                heap = book.ask_heap
-                heappush(heap, price)
-            if len(heap) > 2 * len(levels) + 64:
-                book.compact_heaps()
+            level = book.new_level(buy, o.price)
         level.orders[o.key] = o
         level.total = total = level.total + o.remaining
         o.level = level
@@ -498,15 +488,7 @@ class Engine:
             o.remaining = remaining
             new_level = levels.get(price)
             if new_level is None:
-                new_level = levels[price] = Level(price)
-                if buy:
-                    heap = book.bid_heap
-                    heappush(heap, -price)
-                else:
-                    heap = book.ask_heap
-                    heappush(heap, price)
-                if len(heap) > 2 * len(levels) + 64:
-                    book.compact_heaps()
+                new_level = book.new_level(buy, price)
             new_level.orders[key] = o
             new_level.total = total = new_level.total + remaining
             o.level = new_level

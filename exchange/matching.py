@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 from .book import Order, OrderBook, buy_hold, fee
 from .enums import STP, EndReason, OrderType, Side, TimeInForce
-from .events import BookUpdated, OrderExpired, TradeExecuted
+from .events import BookUpdated, TradeExecuted
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -54,12 +54,14 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
     end_reason = None
     done = False
     while not done:
-        best = book.best_ask() if buy else book.best_bid()  # direct: a native call when compiled
-        if best is None or (not market and (best > limit if buy else best < limit)):
+        level = book.best_ask_level() if buy else book.best_bid_level()
+        if level is None:
             break
-        level = levels[best]
-        if best not in dirty:
-            dirty[best] = level.total
+        best = level.price
+        if not market and (best > limit if buy else best < limit):
+            break
+        if level.key not in dirty:
+            dirty[level.key] = level.total
         orders = level.orders
         while orders:
             for m in orders.values():   # the oldest; compiled, a C dict walk (next(iter()) built two objects)

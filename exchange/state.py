@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from heapq import heapify
 
 from .accounts import Account, FeeTier
 from .book import Level, Order
@@ -114,17 +113,15 @@ def restore(blob: bytes):
                 o.remaining, o.filled, o.hold = f["remaining"], f["filled"], f["hold"]
                 level = levels.get(o.price)
                 if level is None:
-                    level = levels[o.price] = Level(o.price)
+                    level = Level(o.price)
+                    levels[level.key] = level
                 level.orders[o.key] = o
                 level.total += o.remaining
                 o.level = level
                 acct.orders[o.key] = o
                 if o.client_order_id:
                     acct.cids[o.client_order_id] = o
-        book.bid_heap = [-p for p in book.bids]
-        heapify(book.bid_heap)
-        book.ask_heap = list(book.asks)
-        heapify(book.ask_heap)
+        book.compact_heaps()
     # Accounts list their orders by id (the live engine inserts in acceptance order, which is id order
     # except for orders re-registered by an amend; the order of acct.orders is never observable).
     return engine
