@@ -221,36 +221,24 @@ def can_fill(book: OrderBook, o: Order) -> bool:
     return False
 
 
+def _changes(dirty: dict, levels: dict, best_first_descending: bool) -> tuple:
+    """(price, new total) for each dirty level whose total changed, in book order; clears ``dirty``."""
+    changes = []
+    for key, before in dirty.items():
+        level = levels.get(key)
+        now = level.total if level is not None else 0
+        if now != before:
+            changes.append((key, now))
+    dirty.clear()
+    if len(changes) > 1:
+        changes.sort(reverse=best_first_descending)
+    return tuple(changes)
+
+
 def flush(eng: "Engine", book: OrderBook, ts: int, events: list) -> None:
     """Emit one BookUpdated for the levels whose total changed during this command, if any."""
-    bids: tuple = ()
-    asks: tuple = ()
-    dirty = book.dirty_bids
-    if dirty:
-        levels = book.bids
-        changes = []
-        for price, before in dirty.items():
-            level = levels.get(price)
-            now = level.total if level is not None else 0
-            if now != before:
-                changes.append((price, now))
-        dirty.clear()
-        if len(changes) > 1:
-            changes.sort(reverse=True)
-        bids = tuple(changes)
-    dirty = book.dirty_asks
-    if dirty:
-        levels = book.asks
-        changes = []
-        for price, before in dirty.items():
-            level = levels.get(price)
-            now = level.total if level is not None else 0
-            if now != before:
-                changes.append((price, now))
-        dirty.clear()
-        if len(changes) > 1:
-            changes.sort()
-        asks = tuple(changes)
+    bids = _changes(book.dirty_bids, book.bids, True) if book.dirty_bids else ()
+    asks = _changes(book.dirty_asks, book.asks, False) if book.dirty_asks else ()
     if bids or asks:
         book.update_id += 1
         eng._seq = seq = eng._seq + 1

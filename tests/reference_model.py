@@ -13,14 +13,13 @@ Where the contract can be read two ways, the reading chosen is marked ``AMBIGUIT
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from exchange.commands import (AmendOrder, CancelAll, CancelOrder, Deposit, HaltInstrument,
                                ResumeInstrument, SetFeeTier, SubmitOrder, Withdraw)
 from exchange.enums import STP, EndReason, OrderType, RejectReason, Side, TimeInForce
 from exchange.events import (BalanceChanged, BookUpdated, CommandRejected, FeeTierChanged,
                              InstrumentHalted, InstrumentResumed, OrderAccepted, OrderAmended,
                              OrderCanceled, OrderExpired, OrderRejected, TradeExecuted)
+from exchange.engine import Balance, Depth, FeeTier, OrderView
 from exchange.instruments import MAX_AMOUNT, Instrument
 
 __all__ = ["ReferenceModel", "FeeTier", "Balance", "Depth", "OrderView", "fee"]
@@ -28,38 +27,8 @@ __all__ = ["ReferenceModel", "FeeTier", "Balance", "Depth", "OrderView", "fee"]
 R = RejectReason
 
 
-class FeeTier(NamedTuple):
-    """Stand-in for the engine's FeeTier; the model only reads ``maker_bps`` and ``taker_bps``."""
-
-    maker_bps: int
-    taker_bps: int
-
-
-class Balance(NamedTuple):
-    available: int
-    held: int
-
-
-class Depth(NamedTuple):
-    update_id: int
-    bids: list[tuple[int, int]]
-    asks: list[tuple[int, int]]
-
-
-class OrderView(NamedTuple):
-    order_id: int
-    account: int
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    price_ticks: int
-    qty_lots: int
-    remaining_lots: int
-    filled_lots: int
-    client_order_id: str
-    stp: STP
-    ts_ns: int
+# The read types are the contract's data shapes (CONTRACT.md, Reads), shared with the engine; only the
+# behaviour is implemented twice.
 
 
 def fee(notional: int, bps: int) -> int:
