@@ -189,16 +189,20 @@ def _cpu_model() -> str:
 
 
 def _git_commit() -> str | None:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10)
-        if head.returncode:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
+    """The checkout's commit: the package's own tree if it runs from one, else the working directory
+    (an installed copy lives in site-packages; the README runs it from the checkout)."""
+    for where in (ROOT, Path.cwd()):
+        try:
+            head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=where, capture_output=True,
+                                  text=True, timeout=10)
+            if head.returncode:
+                continue
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                                   capture_output=True, text=True, timeout=10)
+            return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return None
 
 
 def _liquibook_version() -> str | None:
