@@ -123,8 +123,11 @@ class Engine:
 
     # ------------------------------------------------------------------ the one entry point
     def handle(self, command) -> list:
-        """Apply one command and return the events it caused, in order. Never raises for a bad command
-        (that is a reject event); raises only on an unknown command type or a broken invariant."""
+        """Apply one command and return the events it caused, in order.
+
+        A command the rules refuse is a reject event, never an exception. Raises TypeError, changing
+        nothing, for something that is not a command or has a mistyped field (a shell's bug, CONTRACT.md
+        "Typed commands"), and AssertionError only for a broken invariant."""
         cls = command.__class__
         if not _COMPILED:
             check_types(command)
@@ -306,9 +309,11 @@ class Engine:
     def _unplace_tracked(self, book: OrderBook, o: Order) -> None:
         """:meth:`_unplace` for commands that change many levels: the level goes into the book's dirty
         set so that matching.flush reports it."""
+        level = o.level
+        assert level is not None, f"order {o.order_id} is not on the book"
         dirty = book.dirty_bids if o.side is _BUY else book.dirty_asks
-        if o.price not in dirty:
-            dirty[o.price] = (book.bids if o.side is _BUY else book.asks)[o.price].total
+        if level.key not in dirty:
+            dirty[level.key] = level.total
         self._unplace(book, o)
 
     def _end(self, o: Order, ts: int, events: list, reason: EndReason) -> None:
@@ -451,7 +456,8 @@ class Engine:
         if kept:
             if remaining == old_remaining:
                 return events
-            level = (book.bids if buy else book.asks)[price]
+            level = o.level
+            assert level is not None
             level.total = total = level.total + remaining - old_remaining
             o.remaining = remaining
             o.qty = qty
