@@ -269,7 +269,7 @@ class Engine:
                 book.update_id = uid = book.update_id + 1
                 self._seq = seq = self._seq + 1
                 events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if side is _BUY
-                                   else BookUpdated(seq, ts, symbol, uid, (), change))
+                              else BookUpdated(seq, ts, symbol, uid, (), change))
                 return events
             matching.take(self, book, o, ts, events, 0)
         if book.dirty_bids or book.dirty_asks:
@@ -364,7 +364,7 @@ class Engine:
         book.update_id = uid = book.update_id + 1
         self._seq = seq = self._seq + 1
         events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if o.side is _BUY
-                           else BookUpdated(seq, ts, symbol, uid, (), change))
+                      else BookUpdated(seq, ts, symbol, uid, (), change))
         return events
 
     def _cancel_all(self, cmd: CancelAll) -> list:
@@ -506,7 +506,7 @@ class Engine:
         book.update_id = uid = book.update_id + 1
         self._seq = seq = self._seq + 1
         events.append(BookUpdated(seq, ts, symbol, uid, change, ()) if buy
-                           else BookUpdated(seq, ts, symbol, uid, (), change))
+                      else BookUpdated(seq, ts, symbol, uid, (), change))
         return events
 
     # ------------------------------------------------------------------ accounts

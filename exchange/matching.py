@@ -145,8 +145,8 @@ def take(eng: "Engine", book: OrderBook, o: Order, ts: int, events: list, quote_
                 cell.available += freed - n - maker_fee
                 m.hold = hold
             eng._seq = seq = eng._seq + 1
-            events.append(TradeExecuted(seq, ts, symbol, best, q, n, aggressor, m.order_id,
-                                               m.account, oid, acct, maker_fee, taker_fee))
+            events.append(TradeExecuted(seq, ts, symbol, best, q, n, aggressor, m.order_id, m.account, oid,
+                                        acct, maker_fee, taker_fee))
             m.filled += q
             o.filled += q
             level.total -= q
