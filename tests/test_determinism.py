@@ -16,7 +16,7 @@ import json
 import random
 from typing import Iterator
 
-from conftest import machine_instruments
+from engine_helpers import machine_instruments
 from exchange import (STP, AmendOrder, CancelAll, CancelOrder, Deposit, Engine, FeeTier, HaltInstrument,
                       OrderType, ResumeInstrument, SetFeeTier, Side, SubmitOrder, TimeInForce, Withdraw)
 

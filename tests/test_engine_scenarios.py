@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import balances_dict, event_key, make_impl, view_tuple
+from engine_helpers import balances_dict, event_key, make_impl, view_tuple
 from exchange import (MAX_AMOUNT, STP, AmendOrder, BalanceChanged, BookUpdated, CancelAll, CancelOrder,
                       CommandRejected, Deposit, EndReason, FeeTierChanged, HaltInstrument, InstrumentHalted,
                       InstrumentResumed, OrderAccepted, OrderAmended, OrderCanceled, OrderExpired,

@@ -25,7 +25,7 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from conftest import balances_dict, depth_tuple, event_key, machine_instruments, view_tuple
+from engine_helpers import balances_dict, depth_tuple, event_key, machine_instruments, view_tuple
 from exchange import (MAX_AMOUNT, STP, AmendOrder, CancelAll, CancelOrder, CommandRejected, Deposit, Engine,
                       FeeTier, FeeTierChanged, HaltInstrument, OrderAccepted, OrderRejected, OrderType,
                       ResumeInstrument, SetFeeTier, Side, SubmitOrder, TimeInForce, Withdraw)
