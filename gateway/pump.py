@@ -1,0 +1,201 @@
+"""The pump: the one task that owns the engine (DESIGN.md §1, §6).
+
+Every change to the exchange goes through :meth:`Pump.submit`: the command joins the inbox; the pump
+task takes everything waiting (group commit), stamps each command with the wall clock (non-decreasing
+``ts_ns``), appends the batch to the journal in one write, waits until the journal says it is durable
+under the configured fsync policy (``every_batch``: fsynced; ``interval_ms=N``: written, fsynced
+within N ms), then applies each command to the engine, calls the listeners with its
+events, and resolves the submitters' futures. A request is therefore answered only once its command is
+durable, and listeners see commands in journal order.
+
+Listeners run in the event-loop thread right after each command, before any other coroutine runs, so a
+request handler that reads ``pump.engine`` and a listener's projection synchronously (no await between)
+sees one consistent state. Listeners must not block or await (they ``put_nowait`` into queues).
+
+Failure is fail-stop: if the journal cannot write or fsync, every waiting and later submitter gets a
+-1001 error and the gateway must be restarted (recovery decides what reached the disk).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from exchange import Engine
+from exchange.commands import check_types
+
+from .errors import BinanceError
+from .symbols import SymbolTable
+
+__all__ = ["Pump", "Listener"]
+
+log = logging.getLogger("bdax.gateway.pump")
+Listener = Callable[[Sequence], None]
+MAX_BATCH = 4096    # commands per journal batch; bounds one pass's latency
+
+
+class Pump:
+    """Inbox -> stamp -> journal (group commit) -> durable -> apply -> publish -> resolve.
+
+    Args:
+        symbols: the wire name table of the engine's instruments.
+        clock: wall clock in ns (``time.time_ns``); tests inject a fake one.
+
+    The engine and journal are attached by :meth:`start` (the app's lifespan recovers them first).
+    ``engine`` may be read by anyone, synchronously, never across an await.
+    """
+
+    def __init__(self, symbols: SymbolTable, *, clock: Callable[[], int] = time.time_ns) -> None:
+        self.symbols = symbols
+        self.clock = clock
+        self.engine: Engine = None  # type: ignore[assignment]   # set by start()
+        self.journal = None
+        self.last_ts_ns = 0
+        self._listeners: list[Listener] = []
+        self._replay_listeners: list[Listener] = []
+        self._inbox: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+        self._failed: str | None = None
+        self._sync_each_batch = False
+        self.batches = 0        # counters for tests and benchmarks
+        self.commands = 0
+
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, fn: Listener, *, replay: bool = False) -> None:
+        """Call ``fn(events)`` after each applied command (see the module docstring). With ``replay``,
+        ``fn`` also receives the events of the journal records replayed at start-up (projections such
+        as order history and market data); without it, only live events (fan-out to clients)."""
+        self._listeners.append(fn)
+        if replay:
+            self._replay_listeners.append(fn)
+
+    def replay_listener(self, seq: int, command, events: list) -> None:
+        """``on_record`` callback for :func:`exchange.journal.recover`: feeds replayed records to the
+        replay listeners and keeps ``last_ts_ns`` (so stamps never go back in time across restarts)."""
+        ts = command.ts_ns
+        if ts > self.last_ts_ns:
+            self.last_ts_ns = ts
+        for fn in self._replay_listeners:
+            fn(events)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, engine: Engine, journal) -> None:
+        """Attach the recovered engine and the open journal and start the pump task."""
+        self.engine, self.journal = engine, journal
+        # Only ``every_batch`` promises durability before the answer; ``interval_ms=N`` acknowledges
+        # before its next fsync (a power loss may take up to N ms of answered commands) and ``off`` never
+        # fsyncs on its own (exchange.journal.FsyncPolicy).
+        policy = getattr(journal, "policy", None)
+        self._sync_each_batch = policy is not None and policy.mode == "every_batch"
+        self._inbox = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="bdax-pump")
+
+    async def stop(self) -> None:
+        """Finish what is in the inbox, then stop the task (the caller closes the journal)."""
+        if self._task is None:
+            return
+        await self._inbox.put(None)
+        try:
+            await self._task
+        finally:
+            self._task = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # ------------------------------------------------------------------ submitting
+    async def submit(self, command) -> list:
+        """Journal, apply and publish ``command`` (its ``ts_ns`` is replaced by the pump's stamp);
+        return its events once it is durable.
+
+        Raises:
+            BinanceError: -1001 if the pump has failed or is not running.
+            TypeError: a mistyped command (a gateway bug); nothing is journaled.
+        """
+        fut = self._enqueue((command,))
+        return (await fut)[0]
+
+    async def submit_many(self, commands: Sequence) -> list[list]:
+        """As :meth:`submit` for several commands, journaled in one batch, applied in order."""
+        if not commands:
+            return []
+        return await self._enqueue(tuple(commands))
+
+    def _enqueue(self, commands: tuple) -> asyncio.Future:
+        if self._failed:
+            raise BinanceError(-1001, f"Internal error; the journal failed ({self._failed}). Restart the "
+                                      f"server.", 503)
+        if self._inbox is None or not self.running:
+            raise BinanceError(-1001, "Internal error; the exchange is not running.", 503)
+        for c in commands:
+            check_types(c)   # a mistyped command must never reach the journal
+        fut = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((commands, fut))
+        return fut
+
+    # ------------------------------------------------------------------ the task
+    async def _run(self) -> None:
+        inbox = self._inbox
+        stopping = False
+        while not stopping:
+            item = await inbox.get()
+            items = []
+            n = 0
+            while True:
+                if item is None:
+                    stopping = True
+                else:
+                    items.append(item)
+                    n += len(item[0])
+                if n >= MAX_BATCH or inbox.empty():
+                    break
+                item = inbox.get_nowait()
+            if items:
+                await self._process(items)
+
+    async def _process(self, items: list) -> None:
+        # Stamp: wall clock, never earlier than the previous command's stamp.
+        now = self.clock()
+        ts = now if now > self.last_ts_ns else self.last_ts_ns
+        self.last_ts_ns = ts
+        batch = []
+        for commands, _fut in items:
+            for c in commands:
+                batch.append(c._replace(ts_ns=ts))
+        journal = self.journal
+        try:
+            if self._failed:
+                raise RuntimeError(self._failed)
+            last = journal.append_batch(batch)
+            if self._sync_each_batch and journal.durable_seq < last:
+                # The syncer thread fsyncs; wait for it off the event loop so requests keep queueing
+                # (they form the next group commit).
+                await asyncio.to_thread(journal.wait_durable, last)
+        except Exception as exc:   # JournalError, CodecError, OSError: fail-stop
+            self._failed = self._failed or f"{type(exc).__name__}: {exc}"
+            log.error("journal failed, refusing all further commands: %s", self._failed)
+            err = BinanceError(-1001, "Internal error; the journal failed. Restart the server.", 503)
+            for _c, fut in items:
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        handle = self.engine.handle
+        listeners = self._listeners
+        i = 0
+        for commands, fut in items:
+            results = []
+            for _ in commands:
+                events = handle(batch[i])
+                i += 1
+                for fn in listeners:
+                    try:
+                        fn(events)
+                    except Exception:   # a projection bug must not stop the exchange
+                        log.exception("listener %r failed", fn)
+                results.append(events)
+            if not fut.done():      # the submitter may have gone away (cancelled)
+                fut.set_result(results)
+        self.batches += 1
+        self.commands += len(batch)
