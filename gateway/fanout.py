@@ -1,0 +1,135 @@
+"""Fan-out to websocket clients: one bounded send queue and one writer task per connection.
+
+The pump publishes synchronously (DESIGN.md §1 "the engine never waits for a consumer"): publishing is
+:meth:`Outbox.offer`, an O(1) append that never awaits. Each connection's writer task drains its queue
+to the socket at the client's pace. A client whose queue is full has fallen behind: it is dropped, its
+queue discarded and its socket closed with code 1008 and a reason saying why and what to do (resync
+from a REST snapshot, as Binance's depth protocol intends), while every other client keeps receiving
+every message. :class:`FanoutStats` counts what was sent and dropped, for tests and the benchmark.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+__all__ = ["Outbox", "FanoutStats", "SLOW_CLIENT_CODE", "CLOSE_TIMEOUT_S"]
+
+log = logging.getLogger("bdax.gateway.fanout")
+SLOW_CLIENT_CODE = 1008          # policy violation: the client did not keep up
+CLOSE_TIMEOUT_S = 5.0            # how long a close handshake with a stalled client may take
+
+
+@dataclass
+class FanoutStats:
+    """Counters shared by every outbox of one hub."""
+
+    messages_offered: int = 0     # accepted into a queue
+    messages_sent: int = 0        # handed to the socket
+    clients_dropped: int = 0      # closed for a full queue
+    connections: int = 0          # currently open
+
+
+class Outbox:
+    """The send side of one connection.
+
+    Args:
+        send: ``await send(text)`` writes one text frame (blocks while the client is slow).
+        close: ``await close(code, reason)`` closes the socket.
+        max_queue: messages that may wait; one more drops the client.
+        stats: counters to update.
+        on_drop: called (synchronously) when the client is dropped, e.g. to unsubscribe it.
+    """
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
+                 max_queue: int, stats: FanoutStats, on_drop: Callable[[], None] | None = None) -> None:
+        if max_queue < 1:
+            raise ValueError("max_queue must be >= 1")
+        self._send = send
+        self._close = close
+        self.max_queue = max_queue
+        self.stats = stats
+        self.on_drop = on_drop
+        self.queue: deque[str] = deque()
+        self.closed = False
+        self.close_reason: str | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closer: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start the writer task (in the running loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="bdax-ws-writer")
+
+    def offer(self, text: str) -> bool:
+        """Queue one message without waiting; False if the outbox is closed or was just dropped."""
+        if self.closed:
+            return False
+        if len(self.queue) >= self.max_queue:
+            self.drop(f"slow consumer: {self.max_queue} messages waiting to be sent; reconnect and resync "
+                      f"from a REST snapshot")
+            return False
+        self.queue.append(text)
+        self.stats.messages_offered += 1
+        if len(self.queue) == 1:
+            self._wake.set()
+        return True
+
+    def drop(self, reason: str, code: int = SLOW_CLIENT_CODE) -> None:
+        """Stop sending, discard the queue and close the socket with ``code`` and ``reason``."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        self.queue.clear()
+        self.stats.clients_dropped += 1
+        if self.on_drop is not None:
+            self.on_drop()
+        if self._task is not None:
+            self._task.cancel()      # it may be stuck in a send to the stalled client
+        self._closer = asyncio.get_running_loop().create_task(self._close_quietly(code, reason[:120]))
+
+    async def _close_quietly(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self._close(code, reason), CLOSE_TIMEOUT_S)
+        except Exception:      # the peer may already be gone; nothing more to do for it
+            log.debug("closing a dropped client failed", exc_info=True)
+
+    async def _run(self) -> None:
+        queue, wake, stats = self.queue, self._wake, self.stats
+        try:
+            while not self.closed:
+                if not queue:
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                await self._send(queue.popleft())
+                stats.messages_sent += 1
+        except asyncio.CancelledError:
+            pass
+        except Exception:      # the socket went away: the reader side notices and cleans up
+            self.closed = True
+            self.queue.clear()
+
+    async def aclose(self) -> None:
+        """Stop the writer (the connection is ending); does not close the socket."""
+        self.closed = True
+        self.queue.clear()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except BaseException:
+                pass
+        if self._closer is not None:
+            try:
+                await self._closer
+            except BaseException:
+                pass
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far was sent (graceful close of a healthy client)."""
+        while self.queue and not self.closed:
+            await asyncio.sleep(0.005)
