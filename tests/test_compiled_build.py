@@ -3,7 +3,7 @@
 `pip install .` compiles exchange/{accounts,book,matching,engine,events}.py; the source tree itself stays
 plain Python. Both builds must give byte-identical events and the same state hash for the same stream:
 each runs in its own process (the installed package, and the repo source put first on sys.path) over a
-seeded 30,000-command stream from test_determinism, with rejects, amends, STP, halts and fee tiers.
+seeded 30,000-command stream from test_engine_determinism, with rejects, amends, STP, halts and fee tiers.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ RUN = r"""
 import hashlib, sys
 sys.path[:0] = {path!r}
 import exchange.engine
-from test_determinism import command_stream, encode, make_engine
+from test_engine_determinism import command_stream, encode, make_engine
 engine = make_engine()
 digest = hashlib.sha256()
 for command in command_stream(7, 30_000):
