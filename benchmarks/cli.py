@@ -4,6 +4,8 @@ imported when a subcommand runs.
 - ``bdax bench matching``: bdax against a naive book and C++ liquibook (:mod:`benchmarks.matching`).
 - ``bdax bench journal``: the command journal's write and replay rates (:mod:`benchmarks.journal_bench`,
   which declares its own options through ``add_arguments(parser)`` and runs with ``run(args) -> int``).
+- ``bdax bench gateway``: a real ``bdax serve`` on loopback under WebSocket API order flow and market-data
+  fan-out (:mod:`benchmarks.gateway_bench`, same ``add_arguments`` / ``run`` shape).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import sys
 __all__ = ["register", "add_matching_arguments"]
 
 JOURNAL_MODULE = "benchmarks.journal_bench"
+SIM_MODULE = "benchmarks.sim_bench"
+GATEWAY_MODULE = "benchmarks.gateway_bench"
 
 
 def add_matching_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +74,20 @@ def _load_journal(parser: argparse.ArgumentParser) -> bool:
     return True
 
 
+def _load_gateway(parser: argparse.ArgumentParser) -> bool:
+    module = importlib.import_module(GATEWAY_MODULE)
+    module.add_arguments(parser)
+    parser.set_defaults(func=module.run)
+    return True
+
+
+def _load_sim(parser: argparse.ArgumentParser) -> bool:
+    module = importlib.import_module(SIM_MODULE)
+    module.add_arguments(parser)
+    parser.set_defaults(func=module.run)
+    return True
+
+
 def register(subparsers) -> None:
     """Add ``bench`` and its subcommands to the ``bdax`` command line."""
     bench = subparsers.add_parser("bench", help="benchmarks: matching engine, journal",
@@ -86,4 +104,15 @@ def register(subparsers) -> None:
     journal = sub.add_parser("journal", help="journal append and replay throughput",
                              description="Benchmark the write-ahead command journal.")
     journal.loader = _load_journal
+    gateway = sub.add_parser(
+        "gateway", help="gateway orders/s and round trips over the WebSocket API; market-data fan-out",
+        description="Start `bdax serve` on loopback; N WebSocket API clients place and cancel orders "
+                    "(orders/s, p50/p99/p99.9 round trip), M subscribers take depth and trades while "
+                    "orders flow (messages/s, gaps). Prints a table and one JSON line.")
+    gateway.loader = _load_gateway
+    sim = sub.add_parser("sim", help="simulator messages/s, wall time and peak memory at 1k, 10k, 100k agents",
+                         description="Benchmark the market simulator on ABIDES's rmsc04 agent mix, then with "
+                                     "10,000 and 100,000 noise agents; compares with ABIDES's measured "
+                                     "36,345 msg/s. Prints a table and one JSON line.")
+    sim.loader = _load_sim
     bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])

@@ -1,0 +1,57 @@
+"""The shared machinery of agent groups: lazily funded members and one Poisson clock for the group."""
+from __future__ import annotations
+
+from ..client import SimClient
+from .base import Agent, AgentContext, NS_PER_S
+
+__all__ = ["GroupAgent"]
+
+
+class GroupAgent(Agent):
+    """``count`` identical members driven by one Poisson process of rate ``rate_per_s`` (the sum of the
+    members' rates), optionally scaled by the fundamental's activity to the power ``activity_elasticity``.
+    Each event picks a member uniformly and calls :meth:`act`. Members' clients are created (and funded)
+    on first use, so memory grows with *active* members only.
+    """
+
+    def __init__(self, name: str, ctx: AgentContext, count: int, rate_per_s: float,
+                 activity_elasticity: float = 0.0) -> None:
+        super().__init__(name, ctx)
+        self.count = count
+        self.rate_per_s = rate_per_s
+        self.elasticity = activity_elasticity
+        self.members: dict[int, SimClient] = {}
+        self.actions = 0
+
+    def member(self, i: int) -> SimClient:
+        c = self.members.get(i)
+        if c is None:
+            c = self.members[i] = self.ctx.new_client(self, i)
+        return c
+
+    def start(self) -> None:
+        if self.rate_per_s > 0 and self.count > 0:
+            self._schedule_next()
+
+    def current_rate(self) -> float:
+        f = self.ctx.fundamental
+        if self.elasticity and f is not None:
+            return self.rate_per_s * f.activity ** self.elasticity
+        return self.rate_per_s
+
+    def _schedule_next(self) -> None:
+        ctx = self.ctx
+        wait = int(ctx.draws.exponential(NS_PER_S / self.current_rate())) + 1
+        ctx.kernel.schedule(ctx.kernel.now + wait, self._fire)
+
+    def _fire(self, _: object = None) -> None:
+        self.actions += 1
+        self.act(self.member(self.ctx.draws.below(self.count)))
+        self._schedule_next()
+
+    def act(self, client: SimClient) -> None:
+        """One action of one member (subclasses)."""
+        raise NotImplementedError
+
+    def summary(self) -> dict:
+        return {"members": self.count, "active_members": len(self.members), "actions": self.actions}

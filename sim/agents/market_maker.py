@@ -1,0 +1,208 @@
+"""A market maker: post-only quotes on both sides around a fair value, skewed by inventory, within limits.
+
+Fair value: ``anchor * V + (1 - anchor) * mid`` where V is the fundamental (if the scenario has one) and
+mid the book as the feed showed it. Half-spread: at least ``min_half_spread_steps`` price steps, wider in
+volatile times (``vol_spread`` times the fundamental's current one-minute sigma), which makes the
+spread's distribution right-skewed. Inventory skew: the quotes shift against the position, by up to
+``skew_steps`` at ``max_position_lots``; at the limit the side that would grow the position is pulled.
+``levels`` quotes per side, ``spacing_steps`` apart; an inner quote is moved when it is a step off, a
+deeper one when it is ``spacing_steps`` off (amend keeps the order; a price change loses priority).
+
+With ``take_lots`` > 0 it also picks off stale quotes: an offer seen at least ``take_edge_steps`` below fair
+value (a bid as far above) is taken with an IOC limited at that edge, up to ``take_lots`` and the position
+limit. This is what keeps the price within a step or two of value within milliseconds of a fundamental
+move; without it the price catches up over seconds and 1-minute returns inherit a positive
+autocorrelation (the ABIDES failure, reference §1.1.7).
+
+Requotes on every fill, on pushed market data (at most every ``min_requote_ms``) and every ``refresh_ms``.
+"""
+from __future__ import annotations
+
+from exchange import CommandRejected, OrderRejected, TimeInForce, TradeExecuted
+
+from ..client import BUY, SELL, SimClient
+from .base import Agent, AgentContext, ceil_price, floor_price, step_at
+
+__all__ = ["MarketMaker"]
+
+_IOC = TimeInForce.IOC
+
+
+class MarketMaker(Agent):
+    subscribes = True
+
+    def __init__(self, name: str, ctx: AgentContext, *, member: int = 0, levels: int, size_lots: int,
+                 spacing_steps: int, min_half_spread_steps: float, vol_spread: float, skew_steps: float,
+                 max_position_lots: int, anchor: float, refresh_ms: int, min_requote_ms: int,
+                 take_lots: int = 0, take_edge_steps: float = 1.0) -> None:
+        super().__init__(name, ctx)
+        self.member = member
+        self.levels = levels
+        self.size = size_lots
+        self.spacing = spacing_steps
+        self.min_half = min_half_spread_steps
+        self.vol_spread = vol_spread
+        self.skew = skew_steps
+        self.max_pos = max_position_lots
+        self.anchor = anchor if ctx.fundamental is not None else 0.0
+        self.refresh_ns = refresh_ms * 1_000_000
+        self.min_requote_ns = min_requote_ms * 1_000_000
+        self.take_lots = take_lots
+        self.take_edge = take_edge_steps
+        self.takes = 0
+        self.client: SimClient | None = None
+        self.base0 = 0
+        self.slots: dict[tuple[int, int], str] = {}     # (side, level) -> cid of the live quote
+        self.sent: dict[str, int] = {}                  # cid -> last price sent (place or amend)
+        self.last_requote = -(1 << 62)
+        self._last_key: tuple = ()
+        self.pending = False
+        self.requotes = self.amends = self.places = self.fills = 0
+        self.peak_position = 0
+
+    def start(self) -> None:
+        self.client = c = self.ctx.new_client(self, self.member)
+        self.base0 = c.balance(self.ctx.instrument.base.name)
+        c.feed = self.ctx.venue.subscribe(c)
+        self.ctx.after(0, self._timer)
+
+    # ------------------------------------------------------------------ triggers
+    def _timer(self, _: object = None) -> None:
+        self.requote()
+        self.ctx.after(self.refresh_ns, self._timer)
+
+    def on_market_data(self, client: SimClient, symbol: str) -> None:
+        self._soon()
+
+    def _soon(self) -> None:
+        now = self.ctx.kernel.now
+        if now - self.last_requote >= self.min_requote_ns:
+            self.requote()
+        elif not self.pending:
+            self.pending = True
+            self.ctx.kernel.schedule(self.last_requote + self.min_requote_ns, self._deferred)
+
+    def _deferred(self, _: object = None) -> None:
+        self.pending = False
+        self.requote()
+
+    def on_order_event(self, client: SimClient, event) -> None:
+        cls = event.__class__
+        if cls is TradeExecuted:
+            self.fills += 1
+            self._soon()
+        elif cls is OrderRejected:
+            self._drop(event.client_order_id)
+            self._last_key = ()
+        elif cls is CommandRejected:
+            # A refused amend (it would have crossed): forget what we sent, so the next requote resends.
+            for cid in self.sent:
+                o = client.orders.get(cid)
+                if o is not None:
+                    self.sent[cid] = o.price_ticks
+            self._last_key = ()
+
+    def _drop(self, cid: str) -> None:
+        self.sent.pop(cid, None)
+        for key, value in list(self.slots.items()):
+            if value == cid:
+                del self.slots[key]
+
+    # ------------------------------------------------------------------ quoting
+    def position_lots(self) -> int:
+        c = self.client
+        assert c is not None
+        return (c.balance(self.ctx.instrument.base.name) - self.base0) // self.ctx.instrument.lot_units
+
+    def fair_value(self, row: tuple) -> float:
+        mid = self.mid(row) or float(self.ctx.reference_price)
+        f = self.ctx.fundamental
+        if f is None or self.anchor <= 0:
+            return mid
+        if mid <= 0 or self.anchor >= 1:
+            return f.value
+        return self.anchor * f.value + (1 - self.anchor) * mid
+
+    def requote(self) -> None:
+        c = self.client
+        if c is None:
+            return
+        ctx = self.ctx
+        inst, symbol = ctx.instrument, ctx.symbol
+        self.last_requote = ctx.kernel.now
+        self.requotes += 1
+        row = c.tape_row(symbol)
+        fair = self.fair_value(row)
+        if fair <= 0:
+            return
+        step = step_at(inst, int(fair))
+        pos = self.position_lots()
+        if abs(pos) > self.peak_position:
+            self.peak_position = abs(pos)
+        half = self.min_half * step
+        f = ctx.fundamental
+        if f is not None and self.vol_spread:
+            half = max(half, self.vol_spread * f.sigma_now_per_min() * fair)
+        center = fair - self.skew * step * max(-1.0, min(1.0, pos / self.max_pos))
+        # Nothing that decides a quote has changed since the last requote: nothing to send. (Most pushes
+        # are other traders' book changes; this keeps a requote at ~1 us for them.)
+        key = (int(center * 8 / step), int(half * 8 / step), pos, row[0], row[2], len(c.orders))
+        if key == self._last_key:
+            return
+        self._last_key = key
+        # Never cross someone else's quote as seen: post-only would be refused anyway.
+        own = c.orders
+        for key, cid in list(self.slots.items()):     # filled, canceled or refused: free the slot
+            if cid not in own:
+                del self.slots[key]
+                self.sent.pop(cid, None)
+        own_bids = [o.price_ticks for o in own.values() if o.side == BUY]
+        own_asks = [o.price_ticks for o in own.values() if o.side == SELL]
+        if self.take_lots:
+            edge = self.take_edge * step
+            ask, bid = row[2], row[0]
+            if ask and ask <= fair - edge and pos < self.max_pos and (not own_asks or ask < min(own_asks)):
+                c.place_limit(symbol, BUY, floor_price(inst, fair - edge), min(self.take_lots, self.max_pos - pos),
+                              tif=_IOC)
+                self.takes += 1
+            elif bid and bid >= fair + edge and pos > -self.max_pos and (not own_bids or bid > max(own_bids)):
+                c.place_limit(symbol, SELL, ceil_price(inst, fair + edge), min(self.take_lots, self.max_pos + pos),
+                              tif=_IOC)
+                self.takes += 1
+        bid_cap = row[2] - step if row[2] and (not own_asks or row[2] < min(own_asks)) else None
+        ask_floor = row[0] + step if row[0] and (not own_bids or row[0] > max(own_bids)) else None
+        for side in (BUY, SELL):
+            allowed = pos < self.max_pos if side == BUY else pos > -self.max_pos
+            for level in range(self.levels):
+                key = (side, level)
+                cid = self.slots.get(key)
+                if not allowed:
+                    if cid is not None:
+                        c.cancel(symbol, cid)
+                        self._drop(cid)
+                    continue
+                off = half + level * self.spacing * step
+                if side == BUY:
+                    price = floor_price(inst, center - off)
+                    if bid_cap is not None and price > bid_cap:
+                        price = floor_price(inst, bid_cap)
+                else:
+                    price = ceil_price(inst, center + off)
+                    if ask_floor is not None and price < ask_floor:
+                        price = ceil_price(inst, ask_floor)
+                tol = step if level == 0 else self.spacing * step
+                if cid is None:
+                    cid = c.place_limit(symbol, side, price, self.size, post_only=True)
+                    self.slots[key] = cid
+                    self.sent[cid] = price
+                    self.places += 1
+                else:
+                    if abs(self.sent.get(cid, 0) - price) >= tol:
+                        c.amend(symbol, cid, new_price_ticks=price)
+                        self.sent[cid] = price
+                        self.amends += 1
+
+    def summary(self) -> dict:
+        return {"requotes": self.requotes, "amends": self.amends, "quotes_placed": self.places,
+                "fills": self.fills, "stale_quotes_taken": self.takes, "position_lots": self.position_lots() if self.client else 0,
+                "peak_abs_position_lots": self.peak_position}

@@ -1,0 +1,309 @@
+"""The venue client: the one interface every agent trades through.
+
+Agents never touch an engine. They hold :class:`VenueClient` objects (one per account per venue) and a
+clock; in a simulation these are :class:`SimClient` and the :class:`~sim.kernel.Kernel`, and a later issue
+implements the same surface over the gateway's websocket API for wall-clock bots. What an agent may know
+is what a real client knows: its own orders and balances as its own events told it, and the market as the
+feed showed it (one feed latency old).
+
+The interface (all prices in the instrument's price units, ``*_ticks``; quantities in lots):
+
+- ``place_limit(symbol, side, price_ticks, qty_lots, tif=GTC, post_only=False, client_order_id="")``
+  and ``place_market(symbol, side, qty_lots=0, quote_qty=0, client_order_id="")`` return the client
+  order id (generated if not given); ``cancel(symbol, client_order_id)``, ``cancel_all(symbol=None)``,
+  ``amend(symbol, client_order_id, new_qty_lots=0, new_price_ticks=0)``.
+- ``top(symbol) -> (bid, bid_qty, ask, ask_qty)`` (0 for an empty side), ``last_trade(symbol) ->
+  (price, qty, aggressor)``, ``tape_row(symbol)`` (both plus running trade count and volume),
+  ``orders`` (client order id -> :class:`OpenOrder`), ``balance(asset)`` (total) and ``available(asset)``
+  (total minus what open orders hold, as the engine computes holds).
+- ``venue_name``, ``account``, ``instrument(symbol)``.
+
+Cost: a command is built once, with its arrival time, and handed to the kernel; nothing else is allocated
+on the send path. Commands from one client reach the venue in the order sent (a link is one connection),
+and so do the venue's replies.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from exchange import (AmendOrder, BalanceChanged, CancelAll, CancelOrder, Instrument, OrderAccepted,
+                      OrderAmended, OrderCanceled, OrderExpired, OrderRejected, OrderType, Side,
+                      SubmitOrder, TimeInForce, TradeExecuted)
+
+if TYPE_CHECKING:
+    from .latency import Link
+    from .venue import SimVenue
+
+__all__ = ["VenueClient", "SimClient", "OpenOrder", "BUY", "SELL"]
+
+BUY = Side.BUY
+SELL = Side.SELL
+_LIMIT = OrderType.LIMIT
+_MAKER = OrderType.LIMIT_MAKER
+_MARKET = OrderType.MARKET
+_GTC = TimeInForce.GTC
+_IOC = TimeInForce.IOC
+
+
+class OpenOrder:
+    """An order as its owner knows it. ``order_id`` is 0 until the venue's acceptance arrives."""
+
+    __slots__ = ("client_order_id", "symbol", "side", "price_ticks", "qty_lots", "remaining_lots",
+                 "order_id", "market")
+
+    def __init__(self, cid: str, symbol: str, side: Side, price: int, qty: int, market: bool) -> None:
+        self.client_order_id = cid
+        self.symbol = symbol
+        self.side = side
+        self.price_ticks = price
+        self.qty_lots = qty
+        self.remaining_lots = qty
+        self.order_id = 0
+        self.market = market
+
+    def __repr__(self) -> str:
+        return (f"OpenOrder({self.client_order_id!r}, {self.symbol}, {self.side.name}, "
+                f"price={self.price_ticks}, remaining={self.remaining_lots}/{self.qty_lots}, "
+                f"order_id={self.order_id})")
+
+
+class VenueClient(Protocol):
+    """What an agent may call. See the module docstring for units and semantics."""
+
+    venue_name: str
+    account: int
+    orders: dict[str, OpenOrder]
+
+    def place_limit(self, symbol: str, side: Side, price_ticks: int, qty_lots: int, tif: TimeInForce = ...,
+                    post_only: bool = ..., client_order_id: str = ...) -> str: ...
+    def place_market(self, symbol: str, side: Side, qty_lots: int = ..., quote_qty: int = ...,
+                     client_order_id: str = ...) -> str: ...
+    def cancel(self, symbol: str, client_order_id: str) -> None: ...
+    def cancel_all(self, symbol: str | None = ...) -> None: ...
+    def amend(self, symbol: str, client_order_id: str, new_qty_lots: int = ...,
+              new_price_ticks: int = ...) -> None: ...
+    def top(self, symbol: str) -> tuple[int, int, int, int]: ...
+    def last_trade(self, symbol: str) -> tuple[int, int, int]: ...
+    def balance(self, asset: str) -> int: ...
+    def available(self, asset: str) -> int: ...
+    def instrument(self, symbol: str) -> Instrument: ...
+
+
+class SimClient:
+    """A :class:`VenueClient` inside the simulator.
+
+    Args:
+        venue: the venue; the client registers itself for its account's events.
+        account: the engine account it trades for.
+        agent: receives ``on_order_event(client, event)`` and, if subscribed, ``on_market_data(client,
+            symbol)``.
+        link: the latency link of the agent's group to this venue.
+        compute_ns: the agent's computation delay, added before each command leaves.
+    """
+
+    __slots__ = ("venue", "venue_name", "account", "agent", "link", "compute_ns", "kernel", "orders",
+                 "by_id", "balances", "_next_cid", "send_free", "resp_free", "feed", "_seen_at",
+                 "_seen_now", "tag", "_notify")
+
+    def __init__(self, venue: "SimVenue", account: int, agent: Any, link: "Link", compute_ns: int = 0,
+                 tag: Any = None) -> None:
+        self.venue = venue
+        self.venue_name = venue.name
+        self.account = account
+        self.agent = agent
+        self.link = link
+        self.compute_ns = compute_ns
+        self.kernel = venue.kernel
+        self.orders: dict[str, OpenOrder] = {}
+        self.by_id: dict[int, OpenOrder] = {}
+        self.balances: dict[str, int] = {}
+        self._next_cid = 0
+        self.send_free = 0      # arrival time of the last command sent (FIFO per connection)
+        self.resp_free = 0      # arrival time of the last reply (set by the venue)
+        self.feed = None        # the FeedLink if subscribed
+        self._seen_at = -1      # the kernel time of the last unsubscribed read and the venue time it saw
+        self._seen_now = 0
+        self.tag = tag          # free for the agent (a member index)
+        # Agents that keep no per-order state (noise, momentum) do not override on_order_event: the client
+        # still applies every event to what it knows, but skips a call that would do nothing.
+        from .agents.base import Agent
+        self._notify = getattr(type(agent), "on_order_event", None) is not Agent.on_order_event
+        venue.attach(self)
+
+    # ------------------------------------------------------------------ sending
+    def _arrival(self) -> int:
+        t = self.kernel.now + self.compute_ns + self.link.order.sample()
+        if t < self.send_free:
+            t = self.send_free
+        self.send_free = t
+        return t
+
+    def new_cid(self) -> str:
+        self._next_cid = n = self._next_cid + 1
+        return str(n)
+
+    def place_limit(self, symbol: str, side: Side, price_ticks: int, qty_lots: int,
+                    tif: TimeInForce = _GTC, post_only: bool = False, client_order_id: str = "") -> str:
+        """Send a limit order (post-only: LIMIT_MAKER, rejected if it would take). Returns its client id."""
+        cid = client_order_id or self.new_cid()
+        t = self._arrival()
+        self.kernel.schedule(t, self.venue.submit, SubmitOrder(
+            t, self.account, symbol, side, _MAKER if post_only else _LIMIT, tif, price_ticks, qty_lots,
+            0, cid, None))
+        o = OpenOrder(cid, symbol, side, price_ticks, qty_lots, False)
+        self.orders[cid] = o
+        return cid
+
+    def place_market(self, symbol: str, side: Side, qty_lots: int = 0, quote_qty: int = 0,
+                     client_order_id: str = "") -> str:
+        """Send a market order by base quantity or by quote amount (exactly one > 0)."""
+        cid = client_order_id or self.new_cid()
+        t = self._arrival()
+        self.kernel.schedule(t, self.venue.submit, SubmitOrder(
+            t, self.account, symbol, side, _MARKET, _IOC, 0, qty_lots, quote_qty, cid, None))
+        self.orders[cid] = OpenOrder(cid, symbol, side, 0, qty_lots, True)
+        return cid
+
+    def cancel(self, symbol: str, client_order_id: str) -> None:
+        t = self._arrival()
+        self.kernel.schedule(t, self.venue.submit, CancelOrder(t, self.account, symbol, 0, client_order_id))
+
+    def cancel_all(self, symbol: str | None = None) -> None:
+        t = self._arrival()
+        self.kernel.schedule(t, self.venue.submit, CancelAll(t, self.account, symbol))
+
+    def amend(self, symbol: str, client_order_id: str, new_qty_lots: int = 0, new_price_ticks: int = 0) -> None:
+        """Change an open order's total quantity and/or price (0 keeps it); see AmendOrder."""
+        t = self._arrival()
+        self.kernel.schedule(t, self.venue.submit, AmendOrder(
+            t, self.account, symbol, 0, new_qty_lots, new_price_ticks, client_order_id))
+
+    # ------------------------------------------------------------------ receiving (kernel action)
+    def receive(self, events: list) -> None:
+        """Apply the venue's replies to what the client knows, then hand each to the agent."""
+        agent = self.agent
+        notify = self._notify
+        orders, by_id, bal = self.orders, self.by_id, self.balances
+        self.venue.n_events_delivered += len(events)
+        for ev in events:
+            cls = ev.__class__
+            if cls is TradeExecuted:
+                inst = self.venue.instruments[ev.symbol]
+                units = ev.qty_lots * inst.lot_units
+                if ev.taker_account == self.account:
+                    o = by_id.get(ev.taker_order_id)
+                    buyer = ev.aggressor == BUY
+                    fee = ev.taker_fee
+                    self._fill(o, ev.qty_lots, orders, by_id)
+                    if ev.maker_account == self.account:   # own maker too (stp NONE): both legs
+                        self._fill(by_id.get(ev.maker_order_id), ev.qty_lots, orders, by_id)
+                        fee += ev.maker_fee
+                        bal[inst.quote.name] = bal.get(inst.quote.name, 0) - fee
+                        if notify:
+                            agent.on_order_event(self, ev)
+                        continue
+                else:
+                    o = by_id.get(ev.maker_order_id)
+                    buyer = ev.aggressor != BUY
+                    fee = ev.maker_fee
+                    self._fill(o, ev.qty_lots, orders, by_id)
+                b, q = inst.base.name, inst.quote.name
+                if buyer:
+                    bal[b] = bal.get(b, 0) + units
+                    bal[q] = bal.get(q, 0) - ev.quote_amount - fee
+                else:
+                    bal[b] = bal.get(b, 0) - units
+                    bal[q] = bal.get(q, 0) + ev.quote_amount - fee
+            elif cls is OrderAccepted:
+                o = orders.get(ev.client_order_id)
+                if o is not None:
+                    o.order_id = ev.order_id
+                    by_id[ev.order_id] = o
+            elif cls is OrderCanceled or cls is OrderExpired:
+                o = by_id.pop(ev.order_id, None)
+                if o is not None:
+                    orders.pop(o.client_order_id, None)
+            elif cls is OrderRejected:
+                orders.pop(ev.client_order_id, None)
+            elif cls is OrderAmended:
+                o = by_id.get(ev.order_id)
+                if o is not None:
+                    o.price_ticks = ev.price_ticks
+                    o.qty_lots = ev.qty_lots
+                    o.remaining_lots = ev.remaining_lots
+            elif cls is BalanceChanged:
+                bal[ev.asset] = bal.get(ev.asset, 0) + ev.delta
+            if notify:
+                agent.on_order_event(self, ev)
+
+    @staticmethod
+    def _fill(o: OpenOrder | None, qty: int, orders: dict, by_id: dict) -> None:
+        if o is None:
+            return
+        o.remaining_lots -= qty
+        if o.remaining_lots <= 0:   # filled (a market order by quote amount: its first fill; later ones
+            by_id.pop(o.order_id, None)     # settle balances without the order)
+            orders.pop(o.client_order_id, None)
+
+    # ------------------------------------------------------------------ reading
+    def tape_row(self, symbol: str) -> tuple:
+        """The public row (bid, bid_qty, ask, ask_qty, last_price, last_qty, last_aggressor, trades,
+        volume_lots) this client has seen: the newest delivered if subscribed, else the tape one feed
+        latency ago (one sample per kernel instant, so reads within one wake-up agree)."""
+        feed = self.feed
+        if feed is not None:
+            return self.venue.tapes[symbol].at(feed.seen.get(symbol, 0))
+        now = self.kernel.now
+        if self._seen_at != now:
+            self._seen_at = now
+            self._seen_now = now - self.link.feed.sample()
+        return self.venue.tapes[symbol].at(self._seen_now)
+
+    def top(self, symbol: str) -> tuple[int, int, int, int]:
+        """(bid, bid_qty, ask, ask_qty) as last seen; 0 for an empty side."""
+        r = self.tape_row(symbol)
+        return r[0], r[1], r[2], r[3]
+
+    def last_trade(self, symbol: str) -> tuple[int, int, int]:
+        """(price, qty, aggressor side) of the last trade seen; zeros before the first."""
+        r = self.tape_row(symbol)
+        return r[4], r[5], r[6]
+
+    def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Top ``levels`` (price, lots) per side, best first.
+
+        The simulator keeps L2 history only as periodic snapshots, so this is the venue's *current* L2:
+        one feed latency fresher than :meth:`top`. Agents that need strictly delayed depth should not use
+        it; none of the shipped agents does."""
+        bids, asks = self.venue.mirror(symbol)
+        return (sorted(bids.items(), reverse=True)[:levels], sorted(asks.items())[:levels])
+
+    def balance(self, asset: str) -> int:
+        """Total (available + held) in ledger units, from deposits and fills seen so far."""
+        return self.balances.get(asset, 0)
+
+    def held(self, asset: str) -> int:
+        """What this client's open orders hold of ``asset`` (the engine's hold rules, CONTRACT.md)."""
+        total = 0
+        for o in self.orders.values():
+            if o.market:
+                continue
+            inst = self.venue.instruments[o.symbol]
+            if o.side == BUY:
+                if inst.quote.name == asset:
+                    n = inst.notional(o.price_ticks, o.remaining_lots)
+                    total += n + n // 100 + 1   # 1% fee margin, see available()
+            elif inst.base.name == asset:
+                total += o.remaining_lots * inst.lot_units
+        return total
+
+    def available(self, asset: str) -> int:
+        """Total minus holds of open orders; buy holds include a 1% fee margin (fees are <= 100 bps in
+        every shipped scenario), so an order sized to this never overdraws."""
+        return self.balances.get(asset, 0) - self.held(asset)
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self.venue.instruments[symbol]
+
+    def __repr__(self) -> str:
+        return f"SimClient({self.venue_name}, account={self.account}, open={len(self.orders)})"
