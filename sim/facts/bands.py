@@ -55,7 +55,8 @@ def in_band(value: float | None, band: Band | None) -> bool | None:
     if value is None or band is None:
         return None
     lo, hi = band
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
+    # bool(): a numpy comparison gives numpy.bool_, which `passed is True` checks would miss.
+    return bool((lo is None or value >= lo) and (hi is None or value <= hi))
 
 
 def format_band(band: Band | None) -> str:

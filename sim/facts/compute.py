@@ -172,7 +172,7 @@ def _kurtosis_trend(kappas: list[tuple[int, float, int]]) -> FactRow:
     logs = np.log([h for h, _, _ in kappas])
     ks = np.array([k for _, k, _ in kappas])
     slope = float(np.polyfit(logs, ks, 1)[0])
-    ok = slope < 0 and ks[-1] < ks[0]
+    ok = bool(slope < 0 and ks[-1] < ks[0])   # a plain bool: summary() counts `passed is True`
     trail = " → ".join(f"{horizon_label(h)} {k:.2f}" for h, k, _ in kappas)
     return FactRow("kurtosis_decreasing", "all", 1.0 if ok else 0.0, band, ok,
                    f"κ: {trail}; slope vs ln Δt {slope:.2f}; holds if slope < 0 and last < first")

@@ -240,6 +240,10 @@ def test_garch_market_clusters_and_has_fat_tails():
     assert t.row("kurtosis_decreasing").value == 1.0
     assert t.row("acf_mean_abs_2_10").passed is True
     assert t.row("spread_skew").passed is True and t.row("spread_median_ticks").passed is True
+    # Every verdict is a plain bool or None, so the summary's counts add up (a numpy.bool_ once did not).
+    assert all(type(r.passed) in (bool, type(None)) for r in t.rows)
+    s = t.summary()
+    assert s["passed"] + s["failed"] + s["undecided"] == s["banded"]
 
 
 def test_autocorrelated_market_fails_the_linear_acf_band_like_abides():
