@@ -11,8 +11,9 @@ so a misspelt or unsupported option is an error rather than silently ignored.
 """
 from __future__ import annotations
 
+import os
 import re
-import secrets
+from decimal import Decimal
 from typing import NamedTuple
 
 from exchange import (MAX_AMOUNT, STP, AmendOrder, CancelOrder, Instrument, OrderType, Side, SubmitOrder,
@@ -37,6 +38,8 @@ _TYPES = {"LIMIT": OrderType.LIMIT, "MARKET": OrderType.MARKET, "LIMIT_MAKER": O
 _TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 _STPS = {s.name: s for s in STP}
 _CID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# byte -> alphabet letter (256 = 4 x 62 + 8: the first 8 letters are 1/64 likelier; harmless for ids).
+_CID_TABLE = bytes(ord(_CID_ALPHABET[b % len(_CID_ALPHABET)]) for b in range(256))
 
 
 def _filter(name: str) -> BinanceError:
@@ -45,7 +48,43 @@ def _filter(name: str) -> BinanceError:
 
 def new_client_order_id() -> str:
     """A client order id for an order that came without one (Binance generates them too)."""
-    return "bdax-" + "".join(secrets.choice(_CID_ALPHABET) for _ in range(22))
+    # Perf (G4): one urandom + translate; 22 secrets.choice() calls were 13% of the server's CPU under load.
+    return "bdax-" + os.urandom(22).translate(_CID_TABLE).decode("ascii")
+
+
+class _Units:
+    """``text -> count`` of one unit, exactly as :func:`exchange.decimals.to_units` for texts that match
+    ``_DECIMAL_RE`` (the only ones parse functions pass), with int arithmetic instead of Decimal.
+    Perf (G4): to_units builds three Decimals per call; price and quantity are parsed on every order."""
+
+    __slots__ = ("places", "mult")
+
+    def __init__(self, unit: Decimal) -> None:
+        self.places = max(0, -unit.normalize().as_tuple().exponent)   # unit = mult / 10**places
+        self.mult = int(unit * 10 ** self.places)
+
+    def __call__(self, text: str) -> int:
+        whole, _, frac = text.partition(".")
+        num, shift = int(whole + frac), self.places - len(frac)
+        den = self.mult
+        if shift >= 0:
+            num *= 10 ** shift
+        else:
+            den *= 10 ** -shift
+        count, rest = divmod(num, den)
+        if rest:
+            raise DecimalError(f"{text} is not a multiple of the unit")
+        return count
+
+
+_unit_cache: dict[Decimal, _Units] = {}
+
+
+def _units(unit: Decimal) -> _Units:
+    u = _unit_cache.get(unit)
+    if u is None:
+        u = _unit_cache[unit] = _Units(unit)
+    return u
 
 
 class Params:
@@ -133,7 +172,7 @@ def _price(p: Params, inst: Instrument, name: str = "price") -> int:
     if text is None:
         raise missing_param(name)
     try:
-        ticks = inst.price_to_ticks(text)
+        ticks = _units(inst.price_unit)(text)     # == inst.price_to_ticks(text), faster
     except DecimalError:
         raise _filter("PRICE_FILTER") from None
     if not inst.valid_price(ticks):    # zero, above max, or off its band's tick
@@ -149,7 +188,7 @@ def _qty(p: Params, inst: Instrument, name: str = "quantity") -> int | None:
         raise BinanceError(-1111, f"Parameter '{name}' has too much precision: {inst.base.name} has "
                                   f"{inst.base.decimals} decimals.")
     try:
-        lots = inst.qty_to_lots(text)
+        lots = _units(inst.lot_size)(text)        # == inst.qty_to_lots(text), faster
     except DecimalError:
         raise _filter("LOT_SIZE") from None
     if not inst.min_qty_lots <= lots <= inst.max_qty_lots:

@@ -130,6 +130,7 @@ def _serve(args) -> int:
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"bdax gateway: http://{shown}:{args.port}  (docs: /docs, data: {args.data_dir}, config: {path})",
           flush=True)
+    _tune_gc()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=1 << 20,
                     lifespan="on")
@@ -137,6 +138,19 @@ def _serve(args) -> int:
         print(f"bdax serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tune_gc() -> None:
+    """Garbage-collector settings for the server process (perf, G4). Full collections under load were
+    10-80 ms pauses, the WebSocket API's p99.9: everything imported and built so far (~85k objects: modules,
+    functions, the app) lives as long as the process, so it is frozen out of every later collection; and
+    the youngest generation is collected every 20,000 allocations instead of 700, so that objects of
+    requests in flight (alive for a millisecond) are not promoted to the old generations, whose growth is
+    what triggers full collections. Reference counting frees everything else as before."""
+    import gc
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 10)
 
 
 def _print_demo(cfg, path: Path, host: str, port: int) -> None:

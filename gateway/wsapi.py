@@ -201,10 +201,29 @@ class _Connection:
         self.subs.clear()
 
 
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    """The common, well-formed request: every param a JSON string."""
+    method: str
+    id: int | str | None = None
+    params: dict[str, str] = {}
+
+
+_decode_request = msgspec.json.Decoder(_Request).decode
+
+
 def _parse_message(text: str) -> tuple[object, str, dict]:
     """(id, method, params) of one request; BinanceError (with the id when readable) otherwise."""
     if len(text) > MAX_MESSAGE_BYTES:
         raise BinanceError(-1100, f"Message too large: at most {MAX_MESSAGE_BYTES} bytes.")
+    # Perf (G4): msgspec decodes a typical request ~4x faster than json.loads with its number hooks. It
+    # only takes messages whose every param is a string, the id an int, a short string or null, and the
+    # method non-empty; the slow path below gives the same result for those and the errors for the rest.
+    try:
+        fast = _decode_request(text)
+    except (msgspec.DecodeError, RecursionError):
+        fast = None
+    if fast is not None and fast.method and (type(fast.id) is not str or len(fast.id) <= 64):
+        return fast.id, fast.method, fast.params
     try:
         msg = json.loads(text, parse_int=_RawInt, parse_float=_RawNum, parse_constant=_no_constant)
     except (ValueError, RecursionError):

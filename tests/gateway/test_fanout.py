@@ -115,3 +115,30 @@ def test_hub_drops_the_stalled_subscriber_and_others_get_every_message():
         for c in conns:
             await c.outbox.aclose()
     asyncio.run(main())
+
+
+def test_an_idle_outbox_sends_at_once_and_a_paused_send_keeps_the_order():
+    """A message offered to an idle outbox is on the socket before ``offer`` returns; one whose send has
+    to wait (a paused transport) is finished by the writer before anything offered after it."""
+    async def main():
+        gate = asyncio.Event()
+        got: list[str] = []
+
+        async def send(text: str) -> None:
+            if text == "slow":
+                await gate.wait()
+            got.append(text)
+
+        box = Outbox(send, FakeSocket().close, 8, FanoutStats())
+        box.start()
+        await asyncio.sleep(0)          # the writer is now waiting for work
+        assert box.offer("a") and got == ["a"]
+        assert box.offer("slow") and box.offer("b") and box.offer("c")
+        await asyncio.sleep(0.01)
+        assert got == ["a"]             # "b", "c" wait behind the paused send
+        gate.set()
+        await box.flush()
+        assert got == ["a", "slow", "b", "c"] and box.stats.messages_sent == 4
+        assert box.offer("d") and got[-1] == "d"
+        await box.aclose()
+    asyncio.run(main())

@@ -143,3 +143,64 @@ def test_a_failing_listener_does_not_stop_the_exchange(caplog):
 
     assert asyncio.run(main())[0].delta == 1
     assert "listener" in caplog.text
+
+
+def test_batches_written_while_an_fsync_runs_are_applied_in_order_once_durable(tmp_path):
+    """Requests keep arriving while the syncer fsyncs: later batches are written at once (pipelined)
+    but every command is applied (and answered) only once the journal says it is durable, in journal
+    order."""
+    cfg, pump = make()
+    applied: list = []
+    holder: dict = {}
+
+    def check(events):
+        applied.append(events[0].delta)
+        # Journal seq of this command == commands applied so far (the journal started empty).
+        assert holder["journal"].durable_seq >= len(applied)
+
+    async def main():
+        engine, _ = recover(tmp_path / "j", cfg.make_engine)
+        journal = holder["journal"] = FileJournal(tmp_path / "j", fsync="every_batch", background=True)
+        pump.add_listener(check)
+        pump.start(engine, journal)
+        answers = []
+
+        async def client(k: int):
+            for i in range(20):
+                events = await pump.submit(Deposit(0, 1, "KRW", 1 + k * 100 + i))
+                answers.append(events[0].delta)
+        await asyncio.gather(*(client(k) for k in range(8)))
+        await pump.stop()
+        journal.close()
+        return answers, [cmd.amount for _s, cmd in journal.records()]
+
+    answers, journaled = asyncio.run(main())
+    assert sorted(answers) == sorted(applied) and applied == journaled   # in journal order, each once
+    assert sorted(applied) == sorted(1 + k * 100 + i for k in range(8) for i in range(20))
+    assert pump.commands == 160
+
+
+def test_a_failed_fsync_fails_every_waiting_and_later_command():
+    cfg, pump = make()
+
+    class FailingSync(InMemoryJournal):
+        class policy:      # noqa: N801 - mimics FsyncPolicy's attribute
+            mode = "every_batch"
+        durable_seq = 0
+
+        def wait_durable(self, seq=None, timeout=None):
+            from exchange.journal import JournalError
+            raise JournalError("fsync failed: EIO")
+
+    async def main():
+        pump.start(cfg.make_engine(), FailingSync())
+        results = await asyncio.gather(*(pump.submit(Deposit(0, 1, "KRW", 1 + i)) for i in range(5)),
+                                       return_exceptions=True)
+        with pytest.raises(BinanceError) as later:
+            await pump.submit(Deposit(0, 1, "KRW", 1))
+        await pump.stop()
+        return results, later.value
+
+    results, later = asyncio.run(main())
+    assert all(isinstance(r, BinanceError) and r.code == -1001 for r in results) and later.code == -1001
+    assert pump.engine.last_seq == 0          # nothing that was not durable was applied
