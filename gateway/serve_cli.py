@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import pprint
 import sys
 from pathlib import Path
 
-__all__ = ["register", "ccxt_config", "CONFIG_NAME"]
+__all__ = ["register", "ccxt_config", "CONFIG_NAME", "CCXT_JSON_NAME"]
 
 CONFIG_NAME = "bdax.toml"
+CCXT_JSON_NAME = "ccxt_config.json"   # written beside the demo config on the first run
 
 
 def register(subparsers) -> None:
@@ -159,9 +161,16 @@ def _print_demo(cfg, path: Path, host: str, port: int) -> None:
         bal = ", ".join(f"{v} {k}" for k, v in acct.balances.items())
         for key in acct.api_keys:
             print(f"  account {acct.id} ({bal})\n    apiKey: {key.key}\n    secret: {key.secret}")
-    first = next(k for a in cfg.accounts for k in a.api_keys)
-    print("\nccxt config (paste into ccxt.binance(...) or ccxt.pro.binance(...); freqtrade: exchange.ccxt_config):")
-    print(json.dumps(ccxt_config(host, port, first.key, first.secret), indent=2))
+    account, first = next((a, k) for a in cfg.accounts for k in a.api_keys)
+    config = ccxt_config(host, port, first.key, first.secret)
+    # Python's literal (True/False), not JSON's (true/false): the dict is pasted into Python code.
+    print(f"\nccxt config for account {account.id} (paste, then ccxt.binance(config) or "
+          f"ccxt.pro.binance(config)):")
+    print("config = " + pprint.pformat(config, sort_dicts=False, width=100))
+    json_path = path.parent / CCXT_JSON_NAME
+    json_path.touch(mode=0o600, exist_ok=True)    # holds a secret: private before it is written
+    json_path.write_text(json.dumps(config, indent=2) + "\n")
+    print(f"The same as JSON (freqtrade's exchange.ccxt_config, other languages): {json_path}")
     print(f"\nAdmin token (bdax admin deposit/withdraw): {cfg.admin_token}\n", flush=True)
 
 

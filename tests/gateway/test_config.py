@@ -118,3 +118,24 @@ def test_cli_keys_create_and_help(tmp_path, capsys):
     assert main(["serve", "--config", str(tmp_path / "nope.toml"), "--data-dir", str(tmp_path)]) == 2
     assert main(["admin", "deposit", "--account", "1", "--asset", "KRW", "--amount", "1", "--config", str(path),
                  "--url", "http://127.0.0.1:9"]) == 1
+
+
+def test_first_run_prints_a_ccxt_config_that_pastes_into_python(tmp_path, capsys):
+    """The printed dict is Python (True/False, not JSON's true/false), so pasting it works; the JSON twin
+    for freqtrade is written beside the config, private, and equal to it."""
+    import json
+
+    from gateway.serve_cli import CCXT_JSON_NAME, _print_demo
+    cfg = demo_config()
+    path = write_config(cfg, tmp_path / "bdax.toml")
+    _print_demo(cfg, path, "127.0.0.1", 8123)
+    out = capsys.readouterr().out
+    code = out[out.index("config = "):].split("\n\n")[0].split("\nThe same as JSON")[0]
+    scope: dict = {}
+    exec(code, scope)                                   # what a user does by pasting it
+    pasted = scope["config"]
+    key = cfg.accounts[0].api_keys[0]
+    assert pasted == ccxt_config("127.0.0.1", 8123, key.key, key.secret)
+    json_path = tmp_path / CCXT_JSON_NAME
+    assert json.loads(json_path.read_text()) == pasted
+    assert stat.S_IMODE(os.stat(json_path).st_mode) == 0o600
