@@ -92,7 +92,7 @@ class OrderRecord:
 
     __slots__ = ("order_id", "account", "symbol", "side", "order_type", "tif", "price_ticks", "qty_lots",
                  "quote_qty", "client_order_id", "stp", "status", "executed_lots", "cum_quote", "time_ns",
-                 "update_ns")
+                 "update_ns", "last_price_ticks")
 
     def __init__(self, ev: OrderAccepted) -> None:
         self.order_id = ev.order_id
@@ -109,6 +109,7 @@ class OrderRecord:
         self.status = NEW
         self.executed_lots = 0
         self.cum_quote = 0
+        self.last_price_ticks = 0
         self.time_ns = self.update_ns = ev.ts_ns
 
     @property
@@ -238,10 +239,8 @@ class OrderHistory:
                     continue
                 if cls is OrderCanceled:
                     rec.status, x = CANCELED, "CANCELED"
-                elif ev.reason == EndReason.SELF_TRADE:
-                    rec.status, x = EXPIRED_IN_MATCH, "TRADE_PREVENTION"
                 else:
-                    rec.status, x = EXPIRED, "EXPIRED"
+                    rec.status, x = self.expiry_status(rec, ev.reason)
                 rec.update_ns = ts
                 self._finish(rec)
                 if touched is not None and sink.wants(ev.account):
@@ -264,6 +263,20 @@ class OrderHistory:
                     touched.setdefault(ev.account, set()).add(ev.asset)
         if touched:
             sink.positions(touched, ts)
+
+    def expiry_status(self, rec: OrderRecord, reason: int) -> tuple[str, str]:
+        """(order status, executionReport ``x``) of an order the engine expired for ``reason``.
+
+        A MARKET order by quoteOrderQty that stopped with less quote left than one lot costs at its last
+        fill price is FILLED, as Binance reports it (the dust cannot buy another lot; ccxt would otherwise
+        show a fully spent order as expired). A remainder that could still buy a lot means the book ran
+        out: EXPIRED, as on Binance."""
+        if reason == EndReason.SELF_TRADE:
+            return EXPIRED_IN_MATCH, "TRADE_PREVENTION"
+        if (reason == EndReason.IOC_REMAINDER and rec.quote_qty and rec.executed_lots
+                and rec.quote_qty - rec.cum_quote < self._insts[rec.symbol].notional(rec.last_price_ticks, 1)):
+            return FILLED, "EXPIRED"
+        return EXPIRED, "EXPIRED"
 
     def _asset(self, name: str):
         return self._assets.get(name)
@@ -291,6 +304,7 @@ class OrderHistory:
                 continue
             rec.executed_lots += ev.qty_lots
             rec.cum_quote += ev.quote_amount
+            rec.last_price_ticks = ev.price_ticks
             rec.update_ns = ev.ts_ns
             done = (rec.executed_lots >= rec.qty_lots if rec.qty_lots
                     else rec.cum_quote >= rec.quote_qty)

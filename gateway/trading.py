@@ -8,12 +8,12 @@ own matching, whatever happened after.
 """
 from __future__ import annotations
 
-from exchange import (CancelAll, EndReason, OrderAccepted, OrderAmended, OrderCanceled, OrderExpired, OrderRejected,
+from exchange import (CancelAll, OrderAccepted, OrderAmended, OrderCanceled, OrderExpired, OrderRejected,
                       CommandRejected, TradeExecuted)
 
 from .auth import ApiKey
 from .errors import BinanceError, reject_error
-from .orders import (CANCELED, EXPIRED, EXPIRED_IN_MATCH, FILLED, PARTIALLY_FILLED, OrderHistory,
+from .orders import (CANCELED, FILLED, PARTIALLY_FILLED, OrderHistory,
                      OrderRecord, fill_json, order_json, trade_json)
 from .params import (Params, new_client_order_id, parse_amend, parse_cancel, parse_int, parse_new_order,
                      parse_order_ref, parse_symbol)
@@ -26,8 +26,9 @@ def ORDER_NOT_FOUND() -> BinanceError:
     return BinanceError(-2013, "Order does not exist.")
 
 
-def _record_after(events: list, order_id: int) -> OrderRecord:
-    """The order as it stood after the command whose ``events`` these are (it was accepted by it)."""
+def _record_after(events: list, order_id: int, history: OrderHistory) -> OrderRecord:
+    """The order as it stood after the command whose ``events`` these are (it was accepted by it); the
+    status rules are ``history``'s."""
     rec: OrderRecord | None = None
     for ev in events:
         cls = type(ev)
@@ -38,13 +39,14 @@ def _record_after(events: list, order_id: int) -> OrderRecord:
         elif cls is TradeExecuted and order_id in (ev.taker_order_id, ev.maker_order_id):
             rec.executed_lots += ev.qty_lots
             rec.cum_quote += ev.quote_amount
+            rec.last_price_ticks = ev.price_ticks
             rec.update_ns = ev.ts_ns
             done = rec.executed_lots >= rec.qty_lots if rec.qty_lots else rec.cum_quote >= rec.quote_qty
             rec.status = FILLED if done else PARTIALLY_FILLED
         elif cls is OrderCanceled and ev.order_id == order_id:
             rec.status = CANCELED
         elif cls is OrderExpired and ev.order_id == order_id:
-            rec.status = EXPIRED_IN_MATCH if ev.reason == EndReason.SELF_TRADE else EXPIRED
+            rec.status = history.expiry_status(rec, ev.reason)[0]
     assert rec is not None, f"no OrderAccepted for order {order_id}"
     return rec
 
@@ -74,7 +76,7 @@ class Trading:
         first = events[0]
         if type(first) is OrderRejected:
             raise reject_error(first.reason)
-        rec = _record_after(events, first.order_id)
+        rec = _record_after(events, first.order_id, self.history)
         if resp_type == "ACK":
             return {"symbol": self.symbols.wire(rec.symbol), "orderId": rec.order_id, "orderListId": -1,
                     "clientOrderId": rec.client_order_id, "transactTime": rec.time_ns // 1_000_000}

@@ -73,10 +73,22 @@ def test_market_by_quote_amount_buy_and_sell(client, signed):
     r = signed("POST", "/api/v3/order", {"symbol": "BTCKRW", "side": "SELL", "type": "MARKET",
                                          "quoteOrderQty": "98000"}).json()
     assert r["status"] == "FILLED" and r["executedQty"] == "0.0020"
-    # 100,001 KRW buys 0.0020 BTC (100,000) and the 1 KRW left cannot buy a lot: EXPIRED.
+    # 100,001 KRW buys 0.0020 BTC (100,000) and the 1 KRW left cannot buy a lot: FILLED, as Binance
+    # reports a quoteOrderQty order that leaves dust (the quote stays with the buyer).
     r = signed("POST", "/api/v3/order", {"symbol": "BTCKRW", "side": "BUY", "type": "MARKET",
                                          "quoteOrderQty": "100001"}).json()
-    assert r["status"] == "EXPIRED" and r["executedQty"] == "0.0020"
+    assert r["status"] == "FILLED" and r["executedQty"] == "0.0020"
+    assert r["cummulativeQuoteQty"] == "100000.0000"
+    q = signed("GET", "/api/v3/order", {"symbol": "BTCKRW", "orderId": r["orderId"]}).json()
+    assert q["status"] == "FILLED"
+    # When the book runs out with enough quote left for another lot, the order is EXPIRED.
+    book = gateway_state(client).pump.engine.depth("BTC-KRW", 10)
+    assert {p for p, _q in book.asks} == {50_000_000}          # 1 tick = 1 KRW here
+    left_lots = sum(q for _p, q in book.asks)
+    notional_left = left_lots * 50_000_000 // 10_000             # KRW for what is left (0.0001 BTC a lot)
+    r = signed("POST", "/api/v3/order", {"symbol": "BTCKRW", "side": "BUY", "type": "MARKET",
+                                         "quoteOrderQty": str(notional_left + 200_000)}).json()
+    assert r["status"] == "EXPIRED" and r["executedQty"] == f"{left_lots / 10_000:.4f}"
     check_engine(client)
 
 
