@@ -15,6 +15,9 @@ Layout (every table but ``[[instruments]]`` and ``[assets]`` is optional)::
     request_weight_per_minute = 6000   # per client IP (X-MBX-USED-WEIGHT-1M)
     orders_per_10s = 100               # per API key (X-MBX-ORDER-COUNT-10S)
     orders_per_day = 200000            # per API key (X-MBX-ORDER-COUNT-1D)
+    max_streams = 1024                 # market streams per websocket connection
+    messages_per_second = 5            # incoming SUBSCRIBE/... messages per connection
+    send_queue = 4096                  # messages queued for a slow client before it is disconnected
 
     [assets]                           # name = decimals of its ledger unit
     BTC = 8
@@ -95,6 +98,10 @@ class RateLimits:
     request_weight_per_minute: int = 6000
     orders_per_10s: int = 100
     orders_per_day: int = 200_000
+    # Market-stream connections (gateway/streams.py): Binance's limits by default.
+    max_streams: int = 1024            # streams per connection
+    messages_per_second: int = 5       # incoming control messages per connection
+    send_queue: int = 4096             # messages waiting for a slow client before it is disconnected
 
 
 @dataclass(frozen=True)
@@ -224,10 +231,14 @@ def parse_config(data: dict) -> GatewayConfig:
     fee_account = server.int_range("fee_account", 0, 2**62, 0)
 
     rl = _Table(top.get("rate_limits", dict, {}), "rate_limits",
-                ("request_weight_per_minute", "orders_per_10s", "orders_per_day"))
+                ("request_weight_per_minute", "orders_per_10s", "orders_per_day", "max_streams",
+                 "messages_per_second", "send_queue"))
     limits = RateLimits(rl.int_range("request_weight_per_minute", 1, 10**9, 6000),
                         rl.int_range("orders_per_10s", 1, 10**9, 100),
-                        rl.int_range("orders_per_day", 1, 10**12, 200_000))
+                        rl.int_range("orders_per_day", 1, 10**12, 200_000),
+                        rl.int_range("max_streams", 1, 65536, 1024),
+                        rl.int_range("messages_per_second", 1, 10**6, 5),
+                        rl.int_range("send_queue", 16, 10**7, 4096))
 
     assets_tbl = top.get("assets", dict)
     assets: dict[str, Asset] = {}
@@ -423,7 +434,10 @@ def _to_data(cfg: GatewayConfig, accounts: tuple[AccountConfig, ...] | None = No
                    "max_body_bytes": cfg.max_body_bytes},
         "rate_limits": {"request_weight_per_minute": cfg.rate_limits.request_weight_per_minute,
                         "orders_per_10s": cfg.rate_limits.orders_per_10s,
-                        "orders_per_day": cfg.rate_limits.orders_per_day},
+                        "orders_per_day": cfg.rate_limits.orders_per_day,
+                        "max_streams": cfg.rate_limits.max_streams,
+                        "messages_per_second": cfg.rate_limits.messages_per_second,
+                        "send_queue": cfg.rate_limits.send_queue},
         "assets": dict(cfg.assets),
         "fee_tiers": [{"tier": t, "maker_bps": f.maker_bps, "taker_bps": f.taker_bps}
                       for t, f in cfg.fee_tiers.items()],

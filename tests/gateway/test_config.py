@@ -139,3 +139,20 @@ def test_first_run_prints_a_ccxt_config_that_pastes_into_python(tmp_path, capsys
     json_path = tmp_path / CCXT_JSON_NAME
     assert json.loads(json_path.read_text()) == pasted
     assert stat.S_IMODE(os.stat(json_path).st_mode) == 0o600
+
+
+def test_stream_limits_come_from_the_config(tmp_path):
+    """[rate_limits] sets the market-stream limits (streams per connection, control messages per second,
+    the slow-client send queue), validated like every field, and they reach the stream hub."""
+    from gateway.app import create_app
+    data = config_data()
+    data["rate_limits"] = {"max_streams": 8, "messages_per_second": 3, "send_queue": 64}
+    cfg = parse_config(data)
+    assert (cfg.rate_limits.max_streams, cfg.rate_limits.messages_per_second, cfg.rate_limits.send_queue) \
+        == (8, 3, 64)
+    assert load_config(write_config(cfg, tmp_path / "bdax.toml")).rate_limits == cfg.rate_limits
+    hub = create_app(cfg, tmp_path).state.bdax.market_hub
+    assert (hub.limits.max_streams, hub.limits.messages_per_second, hub.limits.send_queue) == (8, 3, 64)
+    data["rate_limits"] = {"max_streams": 0}
+    with pytest.raises(ConfigError, match="rate_limits.max_streams"):
+        parse_config(data)
