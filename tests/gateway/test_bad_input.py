@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import sys
-import types
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -333,13 +332,8 @@ ROWS: list[Row] = [
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory):
-    cfg = parse_config(config_data())
-    limits = cfg.rate_limits
-    # The stream hub reads max_streams / messages_per_second / send_queue from the config's rate limits
-    # when it has them; a low max_streams lets a row reach the limit with the few streams that exist.
-    small = types.SimpleNamespace(**dataclasses.asdict(limits), max_streams=MAX_STREAMS,
-                                  messages_per_second=50, send_queue=4096)
-    cfg = dataclasses.replace(cfg, rate_limits=small)
+    # A low max_streams lets a row reach the limit with the few streams that exist.
+    cfg = parse_config(config_data(rate_limits={"max_streams": MAX_STREAMS, "messages_per_second": 50}))
     with TestClient(create_app(cfg, tmp_path_factory.mktemp("bad-input") / "data")) as client:
         # some state to protect: a resting order and a trade
         k, sec, _a, _p = KEYS["trader"]
