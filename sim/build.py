@@ -68,6 +68,8 @@ class Simulation:
                                g.compute_ns, self.fundamental)
             ctx.reference_price = scenario.start_price[g.symbol]
             self.groups[g.name] = members = self._make(g, ctx)
+            if any(a.reads_depth for a in members):   # client.depth needs the level log from the start
+                self.venues[g.venue].track_depth(g.symbol)
             self.agents.extend(members)
 
     def _make(self, g: Any, ctx: AgentContext) -> list[Agent]:

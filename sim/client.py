@@ -21,6 +21,20 @@ The interface (all prices in the instrument's price units, ``*_ticks``; quantiti
 Cost: a command is built once, with its arrival time, and handed to the kernel; nothing else is allocated
 on the send path. Commands from one client reach the venue in the order sent (a link is one connection),
 and so do the venue's replies.
+
+Computation delay (ABIDES's per-agent "busy until", reference §4.6): an agent that handles something at
+``t`` (a reply, a market-data push, a timer wake-up of this member) is busy until ``t + compute_ns``;
+commands it sends while handling leave at ``t + compute_ns`` (plus the order latency), and replies,
+pushes and wake-ups that reach it while it is busy are handed to it when it is free, in arrival order
+(each then keeps it busy for another ``compute_ns``). With ``compute_ns = 0`` (every shipped scenario)
+nothing is ever deferred and the cost is one comparison per delivery. Group-level signal sampling
+(momentum averages) is not an action of any member and is not delayed.
+
+Depth: :meth:`SimClient.depth` is the L2 book as the feed showed it (the same instant as :meth:`top`),
+rolled back from the venue's current book through a log of level changes the venue keeps only for symbols
+some agent reads depth of: an agent class that calls ``depth`` declares ``reads_depth = True`` (the
+simulation turns the log on for its symbol before the run starts); ``depth`` on a symbol without the log
+raises rather than silently answer with a fresher book than a real client could see.
 """
 from __future__ import annotations
 
@@ -103,7 +117,8 @@ class SimClient:
 
     __slots__ = ("venue", "venue_name", "account", "agent", "link", "compute_ns", "kernel", "orders",
                  "by_id", "balances", "_next_cid", "send_free", "resp_free", "feed", "_seen_at",
-                 "_seen_now", "tag", "_notify")
+                 "_seen_now", "tag", "_notify", "busy_until", "order_sample", "_push", "_next_seq", "_submit",
+                 "receive", "_instruments")
 
     def __init__(self, venue: "SimVenue", account: int, agent: Any, link: "Link", compute_ns: int = 0,
                  tag: Any = None) -> None:
@@ -124,15 +139,45 @@ class SimClient:
         self._seen_at = -1      # the kernel time of the last unsubscribed read and the venue time it saw
         self._seen_now = 0
         self.tag = tag          # free for the agent (a member index)
+        self.busy_until = 0     # the agent computes until then (compute_ns after it last handled something)
+        # Hot-path callables bound once (each saves an attribute chain or a bound-method allocation per call):
+        self.order_sample = link.order.sample
+        self._push = self.kernel.push          # unchecked: arrivals are now + delays >= 0
+        self._next_seq = self.kernel.next_seq
+        self._submit = venue.submit_action
+        self._instruments = venue.instruments
+        self.receive = self._receive_busy if compute_ns else self._receive
         # Agents that keep no per-order state (noise, momentum) do not override on_order_event: the client
         # still applies every event to what it knows, but skips a call that would do nothing.
         from .agents.base import Agent
         self._notify = getattr(type(agent), "on_order_event", None) is not Agent.on_order_event
         venue.attach(self)
+        if getattr(agent, "reads_depth", False):
+            for symbol in venue.instruments:
+                venue.track_depth(symbol)
+
+    # ------------------------------------------------------------------ computation delay
+    def when_free(self, action: Any, arg: Any = None) -> None:
+        """Run ``action(self, arg)`` now if the agent is free, else when it is; either way the agent is then
+        busy for ``compute_ns``. Agents route their members' timer wake-ups through this."""
+        now = self.kernel.now
+        if self.busy_until > now:
+            self.kernel.schedule(self.busy_until, self._when_free, (action, arg))
+            return
+        action(self, arg)
+        if self.compute_ns:
+            self.busy_until = now + self.compute_ns
+
+    def _when_free(self, pair: tuple) -> None:
+        self.when_free(pair[0], pair[1])
+
+    def defer(self, action: Any, arg: Any) -> None:
+        """Schedule ``action(self, arg)`` for when the agent is free (it is busy now)."""
+        self.kernel.schedule(self.busy_until, self._when_free, (action, arg))
 
     # ------------------------------------------------------------------ sending
     def _arrival(self) -> int:
-        t = self.kernel.now + self.compute_ns + self.link.order.sample()
+        t = self.kernel.now + self.compute_ns + self.order_sample()
         if t < self.send_free:
             t = self.send_free
         self.send_free = t
@@ -145,13 +190,19 @@ class SimClient:
     def place_limit(self, symbol: str, side: Side, price_ticks: int, qty_lots: int,
                     tif: TimeInForce = _GTC, post_only: bool = False, client_order_id: str = "") -> str:
         """Send a limit order (post-only: LIMIT_MAKER, rejected if it would take). Returns its client id."""
-        cid = client_order_id or self.new_cid()
-        t = self._arrival()
-        self.kernel.schedule(t, self.venue.submit, SubmitOrder(
+        if not client_order_id:
+            self._next_cid = n = self._next_cid + 1
+            cid = str(n)
+        else:
+            cid = client_order_id
+        t = self.kernel.now + self.compute_ns + self.order_sample()   # _arrival, inlined on the hot path
+        if t < self.send_free:
+            t = self.send_free
+        self.send_free = t
+        self._push((t, self._next_seq(), self._submit, SubmitOrder(
             t, self.account, symbol, side, _MAKER if post_only else _LIMIT, tif, price_ticks, qty_lots,
-            0, cid, None))
-        o = OpenOrder(cid, symbol, side, price_ticks, qty_lots, False)
-        self.orders[cid] = o
+            0, cid, None)))
+        self.orders[cid] = OpenOrder(cid, symbol, side, price_ticks, qty_lots, False)
         return cid
 
     def place_market(self, symbol: str, side: Side, qty_lots: int = 0, quote_qty: int = 0,
@@ -159,36 +210,61 @@ class SimClient:
         """Send a market order by base quantity or by quote amount (exactly one > 0)."""
         cid = client_order_id or self.new_cid()
         t = self._arrival()
-        self.kernel.schedule(t, self.venue.submit, SubmitOrder(
-            t, self.account, symbol, side, _MARKET, _IOC, 0, qty_lots, quote_qty, cid, None))
+        self._push((t, self._next_seq(), self._submit, SubmitOrder(
+            t, self.account, symbol, side, _MARKET, _IOC, 0, qty_lots, quote_qty, cid, None)))
         self.orders[cid] = OpenOrder(cid, symbol, side, 0, qty_lots, True)
         return cid
 
     def cancel(self, symbol: str, client_order_id: str) -> None:
         t = self._arrival()
-        self.kernel.schedule(t, self.venue.submit, CancelOrder(t, self.account, symbol, 0, client_order_id))
+        self._push((t, self._next_seq(), self._submit, CancelOrder(t, self.account, symbol, 0, client_order_id)))
 
     def cancel_all(self, symbol: str | None = None) -> None:
         t = self._arrival()
-        self.kernel.schedule(t, self.venue.submit, CancelAll(t, self.account, symbol))
+        self._push((t, self._next_seq(), self._submit, CancelAll(t, self.account, symbol)))
 
     def amend(self, symbol: str, client_order_id: str, new_qty_lots: int = 0, new_price_ticks: int = 0) -> None:
         """Change an open order's total quantity and/or price (0 keeps it); see AmendOrder."""
-        t = self._arrival()
-        self.kernel.schedule(t, self.venue.submit, AmendOrder(
-            t, self.account, symbol, 0, new_qty_lots, new_price_ticks, client_order_id))
+        t = self.kernel.now + self.compute_ns + self.order_sample()   # _arrival, inlined on the hot path
+        if t < self.send_free:
+            t = self.send_free
+        self.send_free = t
+        self._push((t, self._next_seq(), self._submit, AmendOrder(
+            t, self.account, symbol, 0, new_qty_lots, new_price_ticks, client_order_id)))
 
     # ------------------------------------------------------------------ receiving (kernel action)
-    def receive(self, events: list) -> None:
-        """Apply the venue's replies to what the client knows, then hand each to the agent."""
+    def _receive_busy(self, events: list) -> None:
+        """``receive`` with a computation delay: replies reaching a busy agent wait until it is free."""
+        now = self.kernel.now
+        if self.busy_until > now:
+            self.kernel.schedule(self.busy_until, self._receive_busy, events)
+            return
+        self._receive(events)
+        self.busy_until = now + self.compute_ns
+
+    def _receive(self, events: list) -> None:
+        """Apply the venue's replies to what the client knows, then hand each to the agent.
+        (``receive`` is this, or :meth:`_receive_busy` when the agent has a computation delay.)"""
         agent = self.agent
         notify = self._notify
         orders, by_id, bal = self.orders, self.by_id, self.balances
         self.venue.n_events_delivered += len(events)
+        # Branches in order of frequency (amends and acks dominate: market makers move quotes).
         for ev in events:
             cls = ev.__class__
-            if cls is TradeExecuted:
-                inst = self.venue.instruments[ev.symbol]
+            if cls is OrderAmended:
+                o = by_id.get(ev.order_id)
+                if o is not None:
+                    o.price_ticks = ev.price_ticks
+                    o.qty_lots = ev.qty_lots
+                    o.remaining_lots = ev.remaining_lots
+            elif cls is OrderAccepted:
+                o = orders.get(ev.client_order_id)
+                if o is not None:
+                    o.order_id = ev.order_id
+                    by_id[ev.order_id] = o
+            elif cls is TradeExecuted:
+                inst = self._instruments[ev.symbol]
                 units = ev.qty_lots * inst.lot_units
                 if ev.taker_account == self.account:
                     o = by_id.get(ev.taker_order_id)
@@ -214,23 +290,12 @@ class SimClient:
                 else:
                     bal[b] = bal.get(b, 0) - units
                     bal[q] = bal.get(q, 0) + ev.quote_amount - fee
-            elif cls is OrderAccepted:
-                o = orders.get(ev.client_order_id)
-                if o is not None:
-                    o.order_id = ev.order_id
-                    by_id[ev.order_id] = o
             elif cls is OrderCanceled or cls is OrderExpired:
                 o = by_id.pop(ev.order_id, None)
                 if o is not None:
                     orders.pop(o.client_order_id, None)
             elif cls is OrderRejected:
                 orders.pop(ev.client_order_id, None)
-            elif cls is OrderAmended:
-                o = by_id.get(ev.order_id)
-                if o is not None:
-                    o.price_ticks = ev.price_ticks
-                    o.qty_lots = ev.qty_lots
-                    o.remaining_lots = ev.remaining_lots
             elif cls is BalanceChanged:
                 bal[ev.asset] = bal.get(ev.asset, 0) + ev.delta
             if notify:
@@ -269,14 +334,26 @@ class SimClient:
         r = self.tape_row(symbol)
         return r[4], r[5], r[6]
 
-    def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """Top ``levels`` (price, lots) per side, best first.
+    def view_ts(self, symbol: str) -> int:
+        """The venue time of the market state this client sees now (see :meth:`tape_row`)."""
+        feed = self.feed
+        if feed is not None:
+            return feed.seen.get(symbol, 0)
+        now = self.kernel.now
+        if self._seen_at != now:
+            self._seen_at = now
+            self._seen_now = now - self.link.feed.sample()
+        return self._seen_now
 
-        The simulator keeps L2 history only as periodic snapshots, so this is the venue's *current* L2:
-        one feed latency fresher than :meth:`top`. Agents that need strictly delayed depth should not use
-        it; none of the shipped agents does."""
-        bids, asks = self.venue.mirror(symbol)
-        return (sorted(bids.items(), reverse=True)[:levels], sorted(asks.items())[:levels])
+    def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Top ``levels`` (price, lots) per side, best first, as the feed showed them: the same instant as
+        :meth:`top` (the venue's book rolled back to :meth:`view_ts`).
+
+        Raises:
+            RuntimeError: the venue keeps no depth log for ``symbol``: the agent's class must declare
+                ``reads_depth = True`` (a fresher book than the feed's would leak the future).
+        """
+        return self.venue.depth_at(symbol, self.view_ts(symbol), levels)
 
     def balance(self, asset: str) -> int:
         """Total (available + held) in ledger units, from deposits and fills seen so far."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 from .rng import Draws, derive
 
@@ -50,9 +51,14 @@ class JitterSpec:
 
 
 class PathLatency:
-    """Samples of one direction of one link, from that link's own random stream."""
+    """Samples of one direction of one link, from that link's own random stream.
 
-    __slots__ = ("base", "jitter", "kind", "sigma", "inv_alpha", "cap", "draws")
+    ``sample()`` is the ``__next__`` of a generator that computes delays a block at a time from the stream's
+    blocks (the same draws, in the same order, as one draw per call): a C-level call per sample instead of a
+    Python method with a branch on the jitter kind (~0.5 us -> ~0.05 us; ~390k samples in an rmsc04 day).
+    """
+
+    __slots__ = ("base", "jitter", "kind", "sigma", "inv_alpha", "cap", "draws", "sample")
 
     def __init__(self, spec: JitterSpec, draws: Draws) -> None:
         self.base = spec.base_ns
@@ -62,17 +68,24 @@ class PathLatency:
         self.inv_alpha = 1.0 / spec.alpha
         self.cap = spec.max_ns
         self.draws = draws
-
-    def sample(self) -> int:
+        self.sample: Callable[[], int] = self._samples().__next__
         """One delay in integer ns, in [base_ns, max_ns]."""
-        kind = self.kind
-        if kind == "lognormal":
-            d = self.base + int(self.jitter * math.exp(self.sigma * self.draws.normal()))
-        elif kind == "pareto":
-            d = self.base + int(self.jitter * ((1.0 - self.draws.uniform()) ** -self.inv_alpha - 1.0))
+
+    def _samples(self) -> Iterator[int]:
+        base, jitter, cap, draws = self.base, self.jitter, self.cap, self.draws
+        if self.kind == "lognormal":
+            sigma, exp = self.sigma, math.exp
+            while True:
+                block = [base + int(jitter * exp(sigma * z)) for z in draws.normal_block()]
+                yield from [d if d < cap else cap for d in block]
+        elif self.kind == "pareto":
+            e = -self.inv_alpha
+            while True:
+                block = [base + int(jitter * ((1.0 - u) ** e - 1.0)) for u in draws.uniform_block()]
+                yield from [d if d < cap else cap for d in block]
         else:
-            return self.base
-        return d if d < self.cap else self.cap
+            while True:
+                yield base
 
 
 class Link:

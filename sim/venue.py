@@ -21,11 +21,19 @@ command is in the journal's order, and :meth:`SimVenue.flush_journal` closes the
 the journal.
 
 The venue keeps an L2 mirror of each book from its own BookUpdated events (a projection of events, as the
-gateway's depth streams are), so L1 quantities cost a dict lookup rather than a depth query.
+gateway's depth streams are), so L1 quantities cost a dict lookup rather than a depth query, and tracks the
+best prices from the same deltas (the engine is asked only when an update empties the best level): a
+deep-level quote move costs no engine read and no tape row. For symbols some agent reads depth of
+(``track_depth``), it also logs every level change with its venue time, so :meth:`SimVenue.depth_at` can
+answer with the book as a feed showed it (the current mirror with later changes undone).
+
+Hot path: kernel entries are pushed without :meth:`Kernel.schedule`'s checks (every time here is now plus a
+delay >= 0), and the engine's ``handle`` and each latency path's ``sample`` are bound once.
 """
 from __future__ import annotations
 
 from bisect import bisect_right
+from heapq import nlargest, nsmallest
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from exchange import STP, BookUpdated, Engine, FeeTier, Instrument, TradeExecuted
@@ -84,10 +92,11 @@ class FeedLink:
     """The pushed market-data feed of one agent group at one venue: subscribed clients, the latency path
     and, per symbol, the venue time of the newest entry delivered (what the group has seen)."""
 
-    __slots__ = ("link", "subscribers", "seen", "next_free")
+    __slots__ = ("link", "subscribers", "seen", "next_free", "sample")
 
     def __init__(self, link: "Link") -> None:
         self.link = link
+        self.sample = link.feed.sample
         self.subscribers: list["SimClient"] = []
         self.seen: dict[str, int] = {}
         self.next_free = 0
@@ -110,11 +119,21 @@ class SimVenue:
         self.kernel = kernel
         self.engine = Engine(list(instruments), fee_tiers=fee_tiers, default_stp=default_stp)
         self.journal = InMemoryJournal()
+        self._handle = self.engine.handle       # bound once: one command per call on the hot path
+        self.submit_action = self.submit        # one bound method shared by every client (not one each)
+        self._push = kernel.push                # unchecked heap push: every time here is now + a delay >= 0
+        self._next_seq = kernel.next_seq
         self._batch: list = []
         self.instruments: dict[str, Instrument] = dict(self.engine.instruments)
         self.tapes: dict[str, Tape] = {s: Tape(s, keep_ns) for s in self.instruments}
         self._mirror: dict[str, tuple[dict[int, int], dict[int, int]]] = {
             s: ({}, {}) for s in self.instruments}
+        # The current (bid, bid_qty, ask, ask_qty) per symbol, 0 for an empty side, kept by _fold.
+        self._top: dict[str, list[int]] = {s: [0, 0, 0, 0] for s in self.instruments}
+        # Per symbol whose depth a client may read: (venue time, is_bid, price, lots before) per level change,
+        # so depth can be rolled back to what a feed showed (see depth_at). Off unless asked for.
+        self._depth_log: dict[str, list[tuple[int, bool, int, int]]] = {}
+        self._keep_ns = keep_ns
         self.clients: dict[int, "SimClient"] = {}
         self.feeds: list[FeedLink] = []
         self._feed_by_link: dict[int, FeedLink] = {}
@@ -151,9 +170,9 @@ class SimVenue:
         batch.append(command)
         if len(batch) >= JOURNAL_BATCH:
             self.flush_journal()
-        events = self.engine.handle(command)
+        events = self._handle(command)
         self.n_commands += 1
-        self._route(command, events)
+        self._route(events)
 
     def flush_journal(self) -> InMemoryJournal:
         """Append the open batch to the journal as one frame; return the journal (complete up to now)."""
@@ -170,32 +189,25 @@ class SimVenue:
             self.flush_journal()
         events = self.engine.handle(command)
         self.n_commands += 1
-        self._route(command, events)
+        self._route(events)
         return events
 
-    def _route(self, command: Any, events: list) -> None:
+    def _route(self, events: list) -> None:
+        """Fold BookUpdated into the mirrors (and the new L1), hand every other event to the client(s) it
+        concerns after their order latency, publish changed symbols."""
         clients = self.clients
         out: dict[Any, list] = {}
-        changed: set[str] | None = None
+        changed: list[str] | None = None
         trades: list | None = None
         for ev in events:
             cls = ev.__class__
             if cls is BookUpdated:
-                bids, asks = self._mirror[ev.symbol]
-                for p, q in ev.bids:
-                    if q:
-                        bids[p] = q
-                    else:
-                        del bids[p]
-                for p, q in ev.asks:
-                    if q:
-                        asks[p] = q
-                    else:
-                        del asks[p]
+                symbol = ev.symbol
                 if changed is None:
-                    changed = {ev.symbol}
-                else:
-                    changed.add(ev.symbol)
+                    changed = [symbol]
+                elif symbol not in changed:
+                    changed.append(symbol)
+                self._fold(symbol, ev.bids, ev.asks)
                 continue
             if cls is TradeExecuted:
                 if trades is None:
@@ -225,65 +237,163 @@ class SimVenue:
             for obs in self.trade_observers:
                 for tr in trades:
                     obs(tr)
+            symbol = trades[0].symbol
             if changed is None:
-                changed = {trades[0].symbol}
-            else:
-                changed.add(trades[0].symbol)
+                changed = [symbol]
+            elif symbol not in changed:
+                changed.append(symbol)
         if changed is not None:
-            for symbol in (sorted(changed) if len(changed) > 1 else changed):
+            if len(changed) > 1:
+                changed.sort()
+            for symbol in changed:
                 self._publish(symbol, trades)
         if out:
-            schedule = self.kernel.schedule
+            push, next_seq = self._push, self._next_seq
             now = self.kernel.now
             for c, evs in out.items():
-                t = now + c.link.order.sample()
+                t = now + c.order_sample()
                 if t < c.resp_free:
                     t = c.resp_free
                 c.resp_free = t
-                schedule(t, c.receive, evs)
+                push((t, next_seq(), c.receive, evs))
+
+    def _fold(self, symbol: str, bid_levels: tuple, ask_levels: tuple) -> None:
+        """Apply one BookUpdated to the symbol's L2 mirror and work out its new best prices from the
+        deltas: the best moves only to a level the update touched, unless the update emptied the best level
+        (then the engine is asked). This replaces an engine read after every command (most updates are
+        deep-level quote moves that leave the top alone)."""
+        bids, asks = self._mirror[symbol]
+        top = self._top[symbol]
+        log = self._depth_log.get(symbol)
+        if log is not None:
+            now = self.kernel.now
+            for p, q in bid_levels:
+                log.append((now, True, p, bids.get(p, 0)))
+            for p, q in ask_levels:
+                log.append((now, False, p, asks.get(p, 0)))
+            if len(log) > 8192 and log[4096][0] < now - self._keep_ns:   # drop what no feed can still show
+                cut = bisect_right(log, (now - self._keep_ns, True, 1 << 62))
+                del log[:cut]
+        if bid_levels:
+            best = top[0]
+            lost = False
+            for p, q in bid_levels:
+                if q:
+                    bids[p] = q
+                    if p > best:
+                        best = p
+                else:
+                    del bids[p]
+                    if p == best:
+                        lost = True
+            if lost:
+                best = self.engine.best_bid_ask(symbol)[0] or 0
+            top[0] = best
+            top[1] = bids[best] if best else 0
+        if ask_levels:
+            best = top[2]
+            lost = False
+            for p, q in ask_levels:
+                if q:
+                    asks[p] = q
+                    if p < best or not best:
+                        best = p
+                else:
+                    del asks[p]
+                    if p == best:
+                        lost = True
+            if lost:
+                best = self.engine.best_bid_ask(symbol)[1] or 0
+            top[2] = best
+            top[3] = asks[best] if best else 0
 
     def _publish(self, symbol: str, trades: list | None) -> None:
         """Append the symbol's new L1/last trade to its tape, tell observers, push to subscribed links."""
         tape = self.tapes[symbol]
         prev = tape.last
-        bid, ask = self.engine.best_bid_ask(symbol)
-        bids, asks = self._mirror[symbol]
-        bq = bids[bid] if bid is not None else 0
-        aq = asks[ask] if ask is not None else 0
-        lp, lq, la, n, vol = prev[4], prev[5], prev[6], prev[7], prev[8]
-        if trades is not None:
+        bid, bq, ask, aq = self._top[symbol]
+        if trades is None:
+            # Nothing at the top moved (a deep-level change): no row, no push (as the row == prev test
+            # below, without building the row).
+            if bid == prev[0] and bq == prev[1] and ask == prev[2] and aq == prev[3]:
+                return
+            row = (bid, bq, ask, aq, prev[4], prev[5], prev[6], prev[7], prev[8])
+        else:
+            lp, lq, la, n, vol = prev[4], prev[5], prev[6], prev[7], prev[8]
             for tr in trades:
                 if tr.symbol == symbol:
                     lp, lq, la = tr.price_ticks, tr.qty_lots, int(tr.aggressor)
                     n += 1
                     vol += tr.qty_lots
-        row = (bid or 0, bq, ask or 0, aq, lp, lq, la, n, vol)
-        if row == prev:
-            return
+            row = (bid, bq, ask, aq, lp, lq, la, n, vol)
+            if row == prev:
+                return
         now = self.kernel.now
         tape.append(now, row)
         for obs in self.l1_observers:
             obs(symbol, now, row)
         if self.feeds:
-            schedule = self.kernel.schedule
+            push, next_seq, deliver = self._push, self._next_seq, self._deliver
             for feed in self.feeds:
-                t = now + feed.link.feed.sample()
+                t = now + feed.sample()
                 if t < feed.next_free:
                     t = feed.next_free
                 feed.next_free = t
-                schedule(t, self._deliver, (feed, symbol, now))
+                push((t, next_seq(), deliver, (feed, symbol, now)))
 
     def _deliver(self, arg: tuple) -> None:
         feed, symbol, venue_ts = arg
         feed.seen[symbol] = venue_ts
         subs = feed.subscribers
         self.n_md_delivered += len(subs)
+        now = self.kernel.now
         for c in subs:
-            c.agent.on_market_data(c, symbol)
+            if c.busy_until > now:   # the agent is computing: it reads this push when it is free
+                c.defer(c.agent.on_market_data, symbol)
+            else:
+                c.agent.on_market_data(c, symbol)
+                if c.compute_ns:
+                    c.busy_until = now + c.compute_ns
 
     # ------------------------------------------------------------------ reads for clients and reports
     def row_at(self, symbol: str, ts_ns: int) -> tuple:
         return self.tapes[symbol].at(ts_ns)
+
+    def track_depth(self, symbol: str) -> None:
+        """Keep the level-change log :meth:`depth_at` needs for ``symbol`` from now on (idempotent). The
+        simulation calls it before the run for the symbols of agents that declare ``reads_depth``."""
+        if symbol not in self.instruments:
+            raise ValueError(f"venue {self.name} does not list {symbol!r}")
+        self._depth_log.setdefault(symbol, [])
+
+    def depth_at(self, symbol: str, ts_ns: int, levels: int = 10) -> tuple[list[tuple[int, int]],
+                                                                          list[tuple[int, int]]]:
+        """The top ``levels`` (price, lots) per side, best first, as the book stood at venue time ``ts_ns``
+        (after every command applied at or before it): the current mirror with the logged level changes
+        after ``ts_ns`` undone. O(book levels + changes since ts_ns).
+
+        Raises:
+            RuntimeError: no depth log for ``symbol`` (see :meth:`track_depth`).
+        """
+        log = self._depth_log.get(symbol)
+        if log is None:
+            raise RuntimeError(
+                f"venue {self.name} keeps no depth history for {symbol}: an agent that reads depth must "
+                f"declare reads_depth = True on its class, so the simulation logs level changes from the "
+                f"start (a client may only see the book as its feed showed it, one feed latency ago)")
+        bids, asks = self._mirror[symbol]
+        i = len(log)
+        while i and log[i - 1][0] > ts_ns:
+            i -= 1
+        if i < len(log):
+            bids, asks = dict(bids), dict(asks)
+            for _, is_bid, p, q in reversed(log[i:]):
+                side = bids if is_bid else asks
+                if q:
+                    side[p] = q
+                else:
+                    side.pop(p, None)
+        return nlargest(levels, bids.items()), nsmallest(levels, asks.items())
 
     def mirror(self, symbol: str) -> tuple[dict[int, int], dict[int, int]]:
         """The current L2 (price -> lots per side), a projection of BookUpdated events. Read-only."""

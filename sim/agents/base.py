@@ -116,7 +116,11 @@ class AgentContext:
         return self.venue.tapes[self.symbol].at(self._seen_ts)
 
     def after(self, delay_ns: int, action: Callable[[Any], None], arg: Any = None) -> None:
-        self.kernel.schedule(self.kernel.now + delay_ns, action, arg)
+        k = self.kernel
+        if delay_ns >= 0 and type(delay_ns) is int:   # the check schedule() makes, without its call
+            k.push((k.now + delay_ns, k.next_seq(), action, arg))
+        else:
+            k.schedule(k.now + delay_ns, action, arg)   # raises SchedulingError with its message
 
 
 class Agent:
@@ -124,10 +128,12 @@ class Agent:
     callbacks they need; the defaults ignore everything.
 
     ``subscribes``: True to get ``on_market_data`` pushes after the feed latency (the market maker);
-    everyone else reads the feed when it wakes.
+    everyone else reads the feed when it wakes. ``reads_depth``: True if it calls ``client.depth`` (which
+    needs the venue's level-change log, kept only when someone declares it).
     """
 
     subscribes = False
+    reads_depth = False     # True if the agent calls client.depth(): the venue then logs level changes
 
     def __init__(self, name: str, ctx: AgentContext) -> None:
         self.name = name

@@ -41,6 +41,12 @@ class ScheduledExecution(Agent):
         if self.client is None:
             self.client = self.ctx.new_client(self, self.member)
         c = self.client
+        if c.compute_ns:
+            c.when_free(self._slice_now)     # a busy agent sends the slice when it is free
+        else:
+            self._slice_now(c)
+
+    def _slice_now(self, c: SimClient, _: object = None) -> None:
         if self.sent_slices == 0:
             self.arrival_mid = self.mid(c.tape_row(self.ctx.symbol))
         self.sent_slices += 1

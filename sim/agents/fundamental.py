@@ -89,7 +89,8 @@ class Fundamental:
             self.jumps += 1
         self.log_v += dlog
         self.value = math.exp(self.log_v)
-        self.kernel.schedule(self.kernel.now + self.dt_ns, self._step)
+        k = self.kernel
+        k.push((k.now + self.dt_ns, k.next_seq(), self._step, None))   # dt_ns > 0 (validated by the scenario)
 
     def sigma_now_per_min(self) -> float:
         """The current volatility of log V per sqrt(minute)."""

@@ -42,12 +42,20 @@ class GroupAgent(Agent):
     def _schedule_next(self) -> None:
         ctx = self.ctx
         wait = int(ctx.draws.exponential(NS_PER_S / self.current_rate())) + 1
-        ctx.kernel.schedule(ctx.kernel.now + wait, self._fire)
+        k = ctx.kernel
+        k.push((k.now + wait, k.next_seq(), self._fire, None))   # wait >= 1: the schedule() check cannot fail
 
     def _fire(self, _: object = None) -> None:
         self.actions += 1
-        self.act(self.member(self.ctx.draws.below(self.count)))
+        c = self.member(self.ctx.draws.below(self.count))
+        if c.compute_ns:
+            c.when_free(self._act)   # a busy member acts when it is free (SimClient: computation delay)
+        else:
+            self.act(c)
         self._schedule_next()
+
+    def _act(self, client: SimClient, _: object = None) -> None:
+        self.act(client)
 
     def act(self, client: SimClient) -> None:
         """One action of one member (subclasses)."""

@@ -68,8 +68,19 @@ class MarketMaker(Agent):
 
     # ------------------------------------------------------------------ triggers
     def _timer(self, _: object = None) -> None:
-        self.requote()
+        self._wake()
         self.ctx.after(self.refresh_ns, self._timer)
+
+    def _wake(self) -> None:
+        """A timer wake-up: requote now, or when the agent is free (computation delay)."""
+        c = self.client
+        if c is not None and c.compute_ns:
+            c.when_free(self._requote_for)
+        else:
+            self.requote()
+
+    def _requote_for(self, client: SimClient, _: object = None) -> None:
+        self.requote()
 
     def on_market_data(self, client: SimClient, symbol: str) -> None:
         self._soon()
@@ -84,7 +95,7 @@ class MarketMaker(Agent):
 
     def _deferred(self, _: object = None) -> None:
         self.pending = False
-        self.requote()
+        self._wake()
 
     def on_order_event(self, client: SimClient, event) -> None:
         cls = event.__class__
@@ -152,55 +163,81 @@ class MarketMaker(Agent):
         self._last_key = key
         # Never cross someone else's quote as seen: post-only would be refused anyway.
         own = c.orders
-        for key, cid in list(self.slots.items()):     # filled, canceled or refused: free the slot
+        slots, sent = self.slots, self.sent
+        for key, cid in list(slots.items()):     # filled, canceled or refused: free the slot
             if cid not in own:
-                del self.slots[key]
-                self.sent.pop(cid, None)
-        own_bids = [o.price_ticks for o in own.values() if o.side == BUY]
-        own_asks = [o.price_ticks for o in own.values() if o.side == SELL]
+                del slots[key]
+                sent.pop(cid, None)
+        # Own best bid and ask in one pass (what the old per-side price lists were used for: max/min).
+        own_bid = own_ask = None
+        for o in own.values():
+            p = o.price_ticks
+            if o.side == BUY:
+                if own_bid is None or p > own_bid:
+                    own_bid = p
+            elif o.side == SELL:
+                if own_ask is None or p < own_ask:
+                    own_ask = p
         if self.take_lots:
             edge = self.take_edge * step
             ask, bid = row[2], row[0]
-            if ask and ask <= fair - edge and pos < self.max_pos and (not own_asks or ask < min(own_asks)):
+            if ask and ask <= fair - edge and pos < self.max_pos and (own_ask is None or ask < own_ask):
                 c.place_limit(symbol, BUY, floor_price(inst, fair - edge), min(self.take_lots, self.max_pos - pos),
                               tif=_IOC)
                 self.takes += 1
-            elif bid and bid >= fair + edge and pos > -self.max_pos and (not own_bids or bid > max(own_bids)):
+            elif bid and bid >= fair + edge and pos > -self.max_pos and (own_bid is None or bid > own_bid):
                 c.place_limit(symbol, SELL, ceil_price(inst, fair + edge), min(self.take_lots, self.max_pos + pos),
                               tif=_IOC)
                 self.takes += 1
-        bid_cap = row[2] - step if row[2] and (not own_asks or row[2] < min(own_asks)) else None
-        ask_floor = row[0] + step if row[0] and (not own_bids or row[0] > max(own_bids)) else None
+        bid_cap = row[2] - step if row[2] and (own_ask is None or row[2] < own_ask) else None
+        ask_floor = row[0] + step if row[0] and (own_bid is None or row[0] > own_bid) else None
+        # The ladder loop runs ~20 times per requote: locals, and price rounding inlined for single-tick
+        # instruments (floor/ceil of a positive price >= 1 is int arithmetic there), same results.
+        single = inst.single_tick
+        levels, size, gap = self.levels, self.size, self.spacing * step
         for side in (BUY, SELL):
-            allowed = pos < self.max_pos if side == BUY else pos > -self.max_pos
-            for level in range(self.levels):
+            is_buy = side is BUY
+            allowed = pos < self.max_pos if is_buy else pos > -self.max_pos
+            for level in range(levels):
                 key = (side, level)
-                cid = self.slots.get(key)
+                cid = slots.get(key)
                 if not allowed:
                     if cid is not None:
                         c.cancel(symbol, cid)
                         self._drop(cid)
                     continue
-                off = half + level * self.spacing * step
-                if side == BUY:
-                    price = floor_price(inst, center - off)
+                off = half + level * gap
+                if is_buy:
+                    v = center - off
+                    if single:
+                        price = int(v)
+                        if price < 1:
+                            price = 1
+                    else:
+                        price = floor_price(inst, v)
                     if bid_cap is not None and price > bid_cap:
                         price = floor_price(inst, bid_cap)
                 else:
-                    price = ceil_price(inst, center + off)
+                    v = center + off
+                    if single:
+                        price = int(v)
+                        if price < v:
+                            price += 1
+                        if price < 1:
+                            price = 1
+                    else:
+                        price = ceil_price(inst, v)
                     if ask_floor is not None and price < ask_floor:
                         price = ceil_price(inst, ask_floor)
-                tol = step if level == 0 else self.spacing * step
                 if cid is None:
-                    cid = c.place_limit(symbol, side, price, self.size, post_only=True)
-                    self.slots[key] = cid
-                    self.sent[cid] = price
+                    cid = c.place_limit(symbol, side, price, size, post_only=True)
+                    slots[key] = cid
+                    sent[cid] = price
                     self.places += 1
-                else:
-                    if abs(self.sent.get(cid, 0) - price) >= tol:
-                        c.amend(symbol, cid, new_price_ticks=price)
-                        self.sent[cid] = price
-                        self.amends += 1
+                elif abs(sent.get(cid, 0) - price) >= (step if level == 0 else gap):
+                    c.amend(symbol, cid, new_price_ticks=price)
+                    sent[cid] = price
+                    self.amends += 1
 
     def summary(self) -> dict:
         return {"requotes": self.requotes, "amends": self.amends, "quotes_placed": self.places,

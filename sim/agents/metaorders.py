@@ -55,8 +55,14 @@ class MetaOrderTraders(GroupAgent):
         self._child(meta)
 
     def _child(self, meta: _MetaOrder) -> None:
+        if meta.client.compute_ns:
+            meta.client.when_free(self._child_now, meta)   # a busy member sends when it is free
+        else:
+            self._child_now(meta.client, meta)
+
+    def _child_now(self, c: SimClient, meta: _MetaOrder) -> None:
         ctx = self.ctx
-        c, inst = meta.client, ctx.instrument
+        inst = ctx.instrument
         qty = self.child_lots
         if meta.side == BUY:
             row = c.tape_row(ctx.symbol)

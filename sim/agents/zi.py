@@ -45,20 +45,34 @@ class ZeroIntelligence(GroupAgent):
         self.actions += 1
         u = d.uniform() * (self.limit_rate + self.market_rate + self.cancel_rate * len(self.resting))
         if u < self.limit_rate:
-            self._limit(self.member(d.below(self.count)))
+            c = self.member(d.below(self.count))
+            if c.compute_ns:
+                c.when_free(self._limit)     # a busy member acts when it is free
+            else:
+                self._limit(c)
         elif u < self.limit_rate + self.market_rate:
-            self._market(self.member(d.below(self.count)))
+            c = self.member(d.below(self.count))
+            if c.compute_ns:
+                c.when_free(self._market)
+            else:
+                self._market(c)
         elif self.resting:
             client, cid = self.resting[d.below(len(self.resting))]
             self._forget(client.account, cid)
-            client.cancel(self.ctx.symbol, cid)
+            if client.compute_ns:
+                client.when_free(self._cancel, cid)
+            else:
+                client.cancel(self.ctx.symbol, cid)
             self.cancels += 1
         if self.current_rate() > 0:
             self._schedule_next()
         else:   # nothing can happen until an order rests; the limit rate is 0 only in tests
             self.ctx.after(NS_PER_S, self._fire)
 
-    def _limit(self, client: SimClient) -> None:
+    def _cancel(self, client: SimClient, cid: str) -> None:
+        client.cancel(self.ctx.symbol, cid)
+
+    def _limit(self, client: SimClient, _: object = None) -> None:
         ctx, d = self.ctx, self.ctx.draws
         row = client.tape_row(ctx.symbol)
         inst = ctx.instrument
@@ -85,7 +99,7 @@ class ZeroIntelligence(GroupAgent):
         self.resting.append((client, cid))
         self.placed += 1
 
-    def _market(self, client: SimClient) -> None:
+    def _market(self, client: SimClient, _: object = None) -> None:
         inst = self.ctx.instrument
         if self.ctx.draws.uniform() < 0.5:
             if client.available(inst.quote.name) <= 0:
