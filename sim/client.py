@@ -38,25 +38,28 @@ raises rather than silently answer with a fresher book than a real client could 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
 from exchange import (AmendOrder, BalanceChanged, CancelAll, CancelOrder, Instrument, OrderAccepted,
                       OrderAmended, OrderCanceled, OrderExpired, OrderRejected, OrderType, Side,
                       SubmitOrder, TimeInForce, TradeExecuted)
 
+from .kernel import Kernel
+
 if TYPE_CHECKING:
+    from .agents.base import Agent
     from .latency import Link
-    from .venue import SimVenue
+    from .venue import FeedLink, SimVenue
 
 __all__ = ["VenueClient", "SimClient", "OpenOrder", "BUY", "SELL"]
 
-BUY = Side.BUY
-SELL = Side.SELL
-_LIMIT = OrderType.LIMIT
-_MAKER = OrderType.LIMIT_MAKER
-_MARKET = OrderType.MARKET
-_GTC = TimeInForce.GTC
-_IOC = TimeInForce.IOC
+BUY: Final = Side.BUY
+SELL: Final = Side.SELL
+_LIMIT: Final = OrderType.LIMIT
+_MAKER: Final = OrderType.LIMIT_MAKER
+_MARKET: Final = OrderType.MARKET
+_GTC: Final = TimeInForce.GTC
+_IOC: Final = TimeInForce.IOC
 
 
 class OpenOrder:
@@ -66,14 +69,14 @@ class OpenOrder:
                  "order_id", "market")
 
     def __init__(self, cid: str, symbol: str, side: Side, price: int, qty: int, market: bool) -> None:
-        self.client_order_id = cid
-        self.symbol = symbol
-        self.side = side
-        self.price_ticks = price
-        self.qty_lots = qty
-        self.remaining_lots = qty
-        self.order_id = 0
-        self.market = market
+        self.client_order_id: str = cid
+        self.symbol: str = symbol
+        self.side: Side = side
+        self.price_ticks: int = price
+        self.qty_lots: int = qty
+        self.remaining_lots: int = qty
+        self.order_id: int = 0
+        self.market: bool = market
 
     def __repr__(self) -> str:
         return (f"OpenOrder({self.client_order_id!r}, {self.symbol}, {self.side.name}, "
@@ -88,14 +91,14 @@ class VenueClient(Protocol):
     account: int
     orders: dict[str, OpenOrder]
 
-    def place_limit(self, symbol: str, side: Side, price_ticks: int, qty_lots: int, tif: TimeInForce = ...,
-                    post_only: bool = ..., client_order_id: str = ...) -> str: ...
-    def place_market(self, symbol: str, side: Side, qty_lots: int = ..., quote_qty: int = ...,
-                     client_order_id: str = ...) -> str: ...
+    def place_limit(self, symbol: str, side: Side, price_ticks: int, qty_lots: int, tif: TimeInForce = _GTC,
+                    post_only: bool = False, client_order_id: str = "") -> str: ...
+    def place_market(self, symbol: str, side: Side, qty_lots: int = 0, quote_qty: int = 0,
+                     client_order_id: str = "") -> str: ...
     def cancel(self, symbol: str, client_order_id: str) -> None: ...
-    def cancel_all(self, symbol: str | None = ...) -> None: ...
-    def amend(self, symbol: str, client_order_id: str, new_qty_lots: int = ...,
-              new_price_ticks: int = ...) -> None: ...
+    def cancel_all(self, symbol: str | None = None) -> None: ...
+    def amend(self, symbol: str, client_order_id: str, new_qty_lots: int = 0,
+              new_price_ticks: int = 0) -> None: ...
     def top(self, symbol: str) -> tuple[int, int, int, int]: ...
     def last_trade(self, symbol: str) -> tuple[int, int, int]: ...
     def balance(self, asset: str) -> int: ...
@@ -117,42 +120,39 @@ class SimClient:
 
     __slots__ = ("venue", "venue_name", "account", "agent", "link", "compute_ns", "kernel", "orders",
                  "by_id", "balances", "_next_cid", "send_free", "resp_free", "feed", "_seen_at",
-                 "_seen_now", "tag", "_notify", "busy_until", "order_sample", "_push", "_next_seq", "_submit",
-                 "receive", "_instruments")
+                 "_seen_now", "tag", "_notify", "busy_until", "order_sample", "_submit", "receive",
+                 "_instruments")
 
-    def __init__(self, venue: "SimVenue", account: int, agent: Any, link: "Link", compute_ns: int = 0,
+    def __init__(self, venue: "SimVenue", account: int, agent: "Agent", link: "Link", compute_ns: int = 0,
                  tag: Any = None) -> None:
-        self.venue = venue
-        self.venue_name = venue.name
-        self.account = account
-        self.agent = agent
-        self.link = link
-        self.compute_ns = compute_ns
-        self.kernel = venue.kernel
+        self.venue: SimVenue = venue
+        self.venue_name: str = venue.name
+        self.account: int = account
+        self.agent: Agent = agent
+        self.link: Link = link
+        self.compute_ns: int = compute_ns
+        self.kernel: Kernel = venue.kernel
         self.orders: dict[str, OpenOrder] = {}
         self.by_id: dict[int, OpenOrder] = {}
         self.balances: dict[str, int] = {}
         self._next_cid = 0
         self.send_free = 0      # arrival time of the last command sent (FIFO per connection)
         self.resp_free = 0      # arrival time of the last reply (set by the venue)
-        self.feed = None        # the FeedLink if subscribed
+        self.feed: FeedLink | None = None   # the FeedLink if subscribed
         self._seen_at = -1      # the kernel time of the last unsubscribed read and the venue time it saw
         self._seen_now = 0
-        self.tag = tag          # free for the agent (a member index)
+        self.tag: Any = tag     # free for the agent (a member index)
         self.busy_until = 0     # the agent computes until then (compute_ns after it last handled something)
         # Hot-path callables bound once (each saves an attribute chain or a bound-method allocation per call):
-        self.order_sample = link.order.sample
-        self._push = self.kernel.push          # unchecked: arrivals are now + delays >= 0
-        self._next_seq = self.kernel.next_seq
-        self._submit = venue.submit_action
-        self._instruments = venue.instruments
-        self.receive = self._receive_busy if compute_ns else self._receive
+        self.order_sample: Callable[[], int] = link.order.sample
+        self._submit: Callable[[Any], None] = venue.submit_action
+        self._instruments: dict[str, Instrument] = venue.instruments
+        self.receive: Callable[[list[Any]], None] = self._receive_busy if compute_ns else self._receive
         # Agents that keep no per-order state (noise, momentum) do not override on_order_event: the client
         # still applies every event to what it knows, but skips a call that would do nothing.
-        from .agents.base import Agent
-        self._notify = getattr(type(agent), "on_order_event", None) is not Agent.on_order_event
+        self._notify: bool = agent.wants_order_events()
         venue.attach(self)
-        if getattr(agent, "reads_depth", False):
+        if agent.reads_depth:
             for symbol in venue.instruments:
                 venue.track_depth(symbol)
 
@@ -162,18 +162,18 @@ class SimClient:
         busy for ``compute_ns``. Agents route their members' timer wake-ups through this."""
         now = self.kernel.now
         if self.busy_until > now:
-            self.kernel.schedule(self.busy_until, self._when_free, (action, arg))
+            self.kernel.at(self.busy_until, self._when_free, (action, arg))
             return
         action(self, arg)
         if self.compute_ns:
             self.busy_until = now + self.compute_ns
 
-    def _when_free(self, pair: tuple) -> None:
+    def _when_free(self, pair: tuple[Any, Any]) -> None:
         self.when_free(pair[0], pair[1])
 
     def defer(self, action: Any, arg: Any) -> None:
         """Schedule ``action(self, arg)`` for when the agent is free (it is busy now)."""
-        self.kernel.schedule(self.busy_until, self._when_free, (action, arg))
+        self.kernel.at(self.busy_until, self._when_free, (action, arg))
 
     # ------------------------------------------------------------------ sending
     def _arrival(self) -> int:
@@ -199,9 +199,9 @@ class SimClient:
         if t < self.send_free:
             t = self.send_free
         self.send_free = t
-        self._push((t, self._next_seq(), self._submit, SubmitOrder(
+        self.kernel.at(t, self._submit, SubmitOrder(
             t, self.account, symbol, side, _MAKER if post_only else _LIMIT, tif, price_ticks, qty_lots,
-            0, cid, None)))
+            0, cid, None))
         self.orders[cid] = OpenOrder(cid, symbol, side, price_ticks, qty_lots, False)
         return cid
 
@@ -210,18 +210,18 @@ class SimClient:
         """Send a market order by base quantity or by quote amount (exactly one > 0)."""
         cid = client_order_id or self.new_cid()
         t = self._arrival()
-        self._push((t, self._next_seq(), self._submit, SubmitOrder(
-            t, self.account, symbol, side, _MARKET, _IOC, 0, qty_lots, quote_qty, cid, None)))
+        self.kernel.at(t, self._submit, SubmitOrder(
+            t, self.account, symbol, side, _MARKET, _IOC, 0, qty_lots, quote_qty, cid, None))
         self.orders[cid] = OpenOrder(cid, symbol, side, 0, qty_lots, True)
         return cid
 
     def cancel(self, symbol: str, client_order_id: str) -> None:
         t = self._arrival()
-        self._push((t, self._next_seq(), self._submit, CancelOrder(t, self.account, symbol, 0, client_order_id)))
+        self.kernel.at(t, self._submit, CancelOrder(t, self.account, symbol, 0, client_order_id))
 
     def cancel_all(self, symbol: str | None = None) -> None:
         t = self._arrival()
-        self._push((t, self._next_seq(), self._submit, CancelAll(t, self.account, symbol)))
+        self.kernel.at(t, self._submit, CancelAll(t, self.account, symbol))
 
     def amend(self, symbol: str, client_order_id: str, new_qty_lots: int = 0, new_price_ticks: int = 0) -> None:
         """Change an open order's total quantity and/or price (0 keeps it); see AmendOrder."""
@@ -229,60 +229,60 @@ class SimClient:
         if t < self.send_free:
             t = self.send_free
         self.send_free = t
-        self._push((t, self._next_seq(), self._submit, AmendOrder(
-            t, self.account, symbol, 0, new_qty_lots, new_price_ticks, client_order_id)))
+        self.kernel.at(t, self._submit, AmendOrder(
+            t, self.account, symbol, 0, new_qty_lots, new_price_ticks, client_order_id))
 
     # ------------------------------------------------------------------ receiving (kernel action)
-    def _receive_busy(self, events: list) -> None:
+    def _receive_busy(self, events: list[Any]) -> None:
         """``receive`` with a computation delay: replies reaching a busy agent wait until it is free."""
         now = self.kernel.now
         if self.busy_until > now:
-            self.kernel.schedule(self.busy_until, self._receive_busy, events)
+            self.kernel.at(self.busy_until, self._receive_busy, events)
             return
         self._receive(events)
         self.busy_until = now + self.compute_ns
 
-    def _receive(self, events: list) -> None:
+    def _receive(self, events: list[Any]) -> None:
         """Apply the venue's replies to what the client knows, then hand each to the agent.
         (``receive`` is this, or :meth:`_receive_busy` when the agent has a computation delay.)"""
         agent = self.agent
         notify = self._notify
         orders, by_id, bal = self.orders, self.by_id, self.balances
+        account = self.account
         self.venue.n_events_delivered += len(events)
-        # Branches in order of frequency (amends and acks dominate: market makers move quotes).
+        # Branches in order of frequency (amends and acks dominate: market makers move quotes). isinstance,
+        # not a class identity test: compiled, it narrows the event to its class (C field reads).
         for ev in events:
-            cls = ev.__class__
-            if cls is OrderAmended:
+            if isinstance(ev, OrderAmended):
                 o = by_id.get(ev.order_id)
                 if o is not None:
                     o.price_ticks = ev.price_ticks
                     o.qty_lots = ev.qty_lots
                     o.remaining_lots = ev.remaining_lots
-            elif cls is OrderAccepted:
+            elif isinstance(ev, OrderAccepted):
                 o = orders.get(ev.client_order_id)
                 if o is not None:
                     o.order_id = ev.order_id
                     by_id[ev.order_id] = o
-            elif cls is TradeExecuted:
+            elif isinstance(ev, TradeExecuted):
                 inst = self._instruments[ev.symbol]
                 units = ev.qty_lots * inst.lot_units
-                if ev.taker_account == self.account:
-                    o = by_id.get(ev.taker_order_id)
+                if ev.taker_account == account:
                     buyer = ev.aggressor == BUY
                     fee = ev.taker_fee
-                    self._fill(o, ev.qty_lots, orders, by_id)
-                    if ev.maker_account == self.account:   # own maker too (stp NONE): both legs
+                    self._fill(by_id.get(ev.taker_order_id), ev.qty_lots, orders, by_id)
+                    if ev.maker_account == account:   # own maker too (stp NONE): both legs
                         self._fill(by_id.get(ev.maker_order_id), ev.qty_lots, orders, by_id)
                         fee += ev.maker_fee
-                        bal[inst.quote.name] = bal.get(inst.quote.name, 0) - fee
+                        q = inst.quote.name
+                        bal[q] = bal.get(q, 0) - fee
                         if notify:
                             agent.on_order_event(self, ev)
                         continue
                 else:
-                    o = by_id.get(ev.maker_order_id)
                     buyer = ev.aggressor != BUY
                     fee = ev.maker_fee
-                    self._fill(o, ev.qty_lots, orders, by_id)
+                    self._fill(by_id.get(ev.maker_order_id), ev.qty_lots, orders, by_id)
                 b, q = inst.base.name, inst.quote.name
                 if buyer:
                     bal[b] = bal.get(b, 0) + units
@@ -290,19 +290,19 @@ class SimClient:
                 else:
                     bal[b] = bal.get(b, 0) - units
                     bal[q] = bal.get(q, 0) + ev.quote_amount - fee
-            elif cls is OrderCanceled or cls is OrderExpired:
+            elif isinstance(ev, OrderCanceled) or isinstance(ev, OrderExpired):
                 o = by_id.pop(ev.order_id, None)
                 if o is not None:
                     orders.pop(o.client_order_id, None)
-            elif cls is OrderRejected:
+            elif isinstance(ev, OrderRejected):
                 orders.pop(ev.client_order_id, None)
-            elif cls is BalanceChanged:
+            elif isinstance(ev, BalanceChanged):
                 bal[ev.asset] = bal.get(ev.asset, 0) + ev.delta
             if notify:
                 agent.on_order_event(self, ev)
 
     @staticmethod
-    def _fill(o: OpenOrder | None, qty: int, orders: dict, by_id: dict) -> None:
+    def _fill(o: OpenOrder | None, qty: int, orders: dict[str, OpenOrder], by_id: dict[int, OpenOrder]) -> None:
         if o is None:
             return
         o.remaining_lots -= qty
@@ -311,7 +311,7 @@ class SimClient:
             orders.pop(o.client_order_id, None)
 
     # ------------------------------------------------------------------ reading
-    def tape_row(self, symbol: str) -> tuple:
+    def tape_row(self, symbol: str) -> tuple[int, ...]:
         """The public row (bid, bid_qty, ask, ask_qty, last_price, last_qty, last_aggressor, trades,
         volume_lots) this client has seen: the newest delivered if subscribed, else the tape one feed
         latency ago (one sample per kernel instant, so reads within one wake-up agree)."""

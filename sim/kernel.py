@@ -8,19 +8,19 @@ taking one argument; the kernel never inspects it (``seq`` is unique, so the hea
 Cost: ``schedule`` and each step of ``run`` are O(log n) in the number of pending actions; an entry is a
 4-tuple (~88 bytes), the only per-event object the kernel makes (DESIGN.md §5; reference §4.6).
 
-Hot path: the simulator's own shells (venue, client) push entries with :meth:`push`, a bound C function
-``push(entry)`` with no checks, building the entry as ``(ts_ns, kernel.next_seq(), action, arg)`` themselves:
-they only ever schedule at ``now + a delay >= 0``, so the check :meth:`schedule` makes cannot fail there, and
-skipping a Python-level call saves ~0.15 us per action (~440k actions in an rmsc04 day).
+Hot path: the simulator's own shells (venue, client, agents) schedule with :meth:`at`, which skips the check
+:meth:`schedule` makes: they only ever schedule at ``now + a delay >= 0``, so it cannot fail there. This
+module is compiled with mypyc at install time (setup.py), and then ``at`` is a C call.
 """
 from __future__ import annotations
 
-from functools import partial
 from heapq import heappop, heappush
-from itertools import count
 from typing import Any, Callable
 
-__all__ = ["Kernel", "SchedulingError"]
+__all__ = ["Kernel", "SchedulingError", "Action"]
+
+Action = Callable[[Any], None]
+"""A kernel action: called with the argument it was scheduled with."""
 
 
 class SchedulingError(ValueError):
@@ -34,33 +34,35 @@ class Kernel:
         start_ns: the clock's value before the first action runs.
     """
 
-    __slots__ = ("now", "_heap", "next_seq", "push", "steps", "_stopped")
+    __slots__ = ("now", "_heap", "_seq", "steps", "_stopped")
 
-    def __init__(self, start_ns: int = 0) -> None:
+    def __init__(self, start_ns: Any = 0) -> None:
         if type(start_ns) is not int or start_ns < 0:
             raise SchedulingError(f"start_ns must be a non-negative int, got {start_ns!r}")
         self.now: int = start_ns
-        self._heap: list[tuple[int, int, Callable[[Any], None], Any]] = []
-        # itertools.count: a C-level monotone counter, cheaper than an attribute read-add-store per entry.
-        self.next_seq: Callable[[], int] = count(1).__next__
-        # A bound C call (heappush on this heap) for the shells' unchecked pushes.
-        self.push: Callable[[tuple], None] = partial(heappush, self._heap)
-        self.steps = 0          # actions run so far
-        self._stopped = False
+        self._heap: list[tuple[int, int, Action, Any]] = []
+        self._seq: int = 0       # the tie-break: grows by one per scheduled entry
+        self.steps: int = 0      # actions run so far
+        self._stopped: bool = False
 
-    def schedule(self, ts_ns: int, action: Callable[[Any], None], arg: Any = None) -> None:
+    def schedule(self, ts_ns: Any, action: Action, arg: Any = None) -> None:
         """Run ``action(arg)`` at virtual time ``ts_ns`` (>= now), after everything already scheduled for
         that same time. O(log pending).
 
         Raises:
             SchedulingError: ``ts_ns`` is in the past or not an int.
         """
-        if ts_ns < self.now or type(ts_ns) is not int:
+        if type(ts_ns) is not int or ts_ns < self.now:
             raise SchedulingError(f"cannot schedule at {ts_ns!r} ns: the clock is at {self.now} ns "
                                   f"(times are integer nanoseconds, never earlier than now)")
-        heappush(self._heap, (ts_ns, self.next_seq(), action, arg))
+        self.at(ts_ns, action, arg)
 
-    def after(self, delay_ns: int, action: Callable[[Any], None], arg: Any = None) -> None:
+    def at(self, ts_ns: int, action: Action, arg: Any = None) -> None:
+        """:meth:`schedule` without its check, for callers whose ``ts_ns`` is ``now`` plus a delay >= 0."""
+        self._seq = seq = self._seq + 1
+        heappush(self._heap, (ts_ns, seq, action, arg))
+
+    def after(self, delay_ns: int, action: Action, arg: Any = None) -> None:
         """Run ``action(arg)`` ``delay_ns`` (>= 0) after now."""
         self.schedule(self.now + delay_ns, action, arg)
 
@@ -88,7 +90,7 @@ class Kernel:
         Returns:
             The number of actions run by this call.
         """
-        heap, pop = self._heap, heappop
+        heap = self._heap
         self._stopped = False
         chunks = 0
         countdown = every
@@ -96,7 +98,7 @@ class Kernel:
         # instead of indexing heap[0][0] before every pop; the count of actions run is derived from the
         # countdown (one counter per step, not two).
         while heap:
-            entry = pop(heap)
+            entry = heappop(heap)
             ts = entry[0]
             if ts > until_ns:
                 heappush(heap, entry)

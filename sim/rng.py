@@ -12,7 +12,7 @@ in the order they are asked for, so they are as deterministic as the generator i
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -27,12 +27,13 @@ def derive_seed_words(name: str) -> tuple[int, ...]:
     return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 32, 4))
 
 
-def derive(master_seed: int, name: str) -> np.random.Generator:
+def derive(master_seed: Any, name: str) -> np.random.Generator:
     """The Generator of component ``name`` under ``master_seed``.
 
     Raises:
         ValueError: the seed is not an int in 0..2**63-1 or the name is empty.
     """
+    # master_seed is typed Any: a wrong type gets this ValueError, not the compiled signature's TypeError.
     if type(master_seed) is not int or not 0 <= master_seed <= _MAX_SEED:
         raise ValueError(f"seed must be an integer in 0..{_MAX_SEED}, got {master_seed!r}")
     if not name:

@@ -27,14 +27,15 @@ deep-level quote move costs no engine read and no tape row. For symbols some age
 (``track_depth``), it also logs every level change with its venue time, so :meth:`SimVenue.depth_at` can
 answer with the book as a feed showed it (the current mirror with later changes undone).
 
-Hot path: kernel entries are pushed without :meth:`Kernel.schedule`'s checks (every time here is now plus a
-delay >= 0), and the engine's ``handle`` and each latency path's ``sample`` are bound once.
+Hot path: kernel entries are pushed with :meth:`Kernel.at`, without :meth:`Kernel.schedule`'s check (every time
+here is now plus a delay >= 0), and each latency path's ``sample`` is bound once. This module is compiled with
+mypyc at install time (setup.py): the annotations on the hot attributes make their reads C field reads.
 """
 from __future__ import annotations
 
 from bisect import bisect_right
 from heapq import nlargest, nsmallest
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Final, Iterable
 
 from exchange import STP, BookUpdated, Engine, FeeTier, Instrument, TradeExecuted
 from exchange.journal import InMemoryJournal
@@ -49,8 +50,9 @@ __all__ = ["SimVenue", "Tape", "FeedLink", "EMPTY_ROW"]
 
 # A tape row: (bid, bid_qty, ask, ask_qty, last_price, last_qty, last_aggressor, trades, volume_lots)
 # with 0 for an empty side or no trade yet; ``trades``/``volume_lots`` are running totals.
-EMPTY_ROW = (0, 0, 0, 0, 0, 0, 0, 0, 0)
-JOURNAL_BATCH = 512
+Row = tuple[int, ...]
+EMPTY_ROW: Final[Row] = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+JOURNAL_BATCH: Final = 512
 
 
 class Tape:
@@ -60,13 +62,13 @@ class Tape:
     __slots__ = ("symbol", "ts", "rows", "keep_ns", "last")
 
     def __init__(self, symbol: str, keep_ns: int) -> None:
-        self.symbol = symbol
+        self.symbol: str = symbol
         self.ts: list[int] = [0]
-        self.rows: list[tuple] = [EMPTY_ROW]
-        self.keep_ns = keep_ns
-        self.last: tuple = EMPTY_ROW
+        self.rows: list[Row] = [EMPTY_ROW]
+        self.keep_ns: int = keep_ns
+        self.last: Row = EMPTY_ROW
 
-    def append(self, ts_ns: int, row: tuple) -> None:
+    def append(self, ts_ns: int, row: Row) -> None:
         ts = self.ts
         if ts[-1] == ts_ns:        # several commands at one instant: the last state wins
             self.rows[-1] = row
@@ -79,7 +81,7 @@ class Tape:
                 del self.rows[:cut]
         self.last = row
 
-    def at(self, ts_ns: int) -> tuple:
+    def at(self, ts_ns: int) -> Row:
         """The row in force at ``ts_ns`` (the newest with time <= ts_ns; the oldest kept if none)."""
         ts = self.ts
         if ts_ns >= ts[-1]:
@@ -95,11 +97,11 @@ class FeedLink:
     __slots__ = ("link", "subscribers", "seen", "next_free", "sample")
 
     def __init__(self, link: "Link") -> None:
-        self.link = link
-        self.sample = link.feed.sample
-        self.subscribers: list["SimClient"] = []
+        self.link: Link = link
+        self.sample: Callable[[], int] = link.feed.sample
+        self.subscribers: list[SimClient] = []
         self.seen: dict[str, int] = {}
-        self.next_free = 0
+        self.next_free: int = 0
 
 
 class SimVenue:
@@ -115,15 +117,14 @@ class SimVenue:
     def __init__(self, name: str, kernel: Kernel, instruments: Iterable[Instrument],
                  fee_tiers: dict[int, FeeTier] | None = None, default_stp: STP = STP.EXPIRE_MAKER,
                  keep_ns: int = 10_000_000_000) -> None:
-        self.name = name
-        self.kernel = kernel
-        self.engine = Engine(list(instruments), fee_tiers=fee_tiers, default_stp=default_stp)
-        self.journal = InMemoryJournal()
-        self._handle = self.engine.handle       # bound once: one command per call on the hot path
-        self.submit_action = self.submit        # one bound method shared by every client (not one each)
-        self._push = kernel.push                # unchecked heap push: every time here is now + a delay >= 0
-        self._next_seq = kernel.next_seq
-        self._batch: list = []
+        self.name: str = name
+        self.kernel: Kernel = kernel
+        self.engine: Engine = Engine(list(instruments), fee_tiers=fee_tiers, default_stp=default_stp)
+        self.journal: InMemoryJournal = InMemoryJournal()
+        # One bound method shared by every client as its command's kernel action (not one each).
+        self.submit_action: Callable[[Any], None] = self.submit
+        self._deliver_action: Callable[[Any], None] = self._deliver
+        self._batch: list[Any] = []
         self.instruments: dict[str, Instrument] = dict(self.engine.instruments)
         self.tapes: dict[str, Tape] = {s: Tape(s, keep_ns) for s in self.instruments}
         self._mirror: dict[str, tuple[dict[int, int], dict[int, int]]] = {
@@ -133,16 +134,16 @@ class SimVenue:
         # Per symbol whose depth a client may read: (venue time, is_bid, price, lots before) per level change,
         # so depth can be rolled back to what a feed showed (see depth_at). Off unless asked for.
         self._depth_log: dict[str, list[tuple[int, bool, int, int]]] = {}
-        self._keep_ns = keep_ns
-        self.clients: dict[int, "SimClient"] = {}
+        self._keep_ns: int = keep_ns
+        self.clients: dict[int, SimClient] = {}
         self.feeds: list[FeedLink] = []
         self._feed_by_link: dict[int, FeedLink] = {}
-        self.l1_observers: list[Callable[[str, int, tuple], None]] = []
+        self.l1_observers: list[Callable[[str, int, Row], None]] = []
         self.trade_observers: list[Callable[[TradeExecuted], None]] = []
         # Counters for the benchmark: commands applied, events handed to agents, market-data pushes.
-        self.n_commands = 0
-        self.n_events_delivered = 0
-        self.n_md_delivered = 0
+        self.n_commands: int = 0
+        self.n_events_delivered: int = 0
+        self.n_md_delivered: int = 0
 
     # ------------------------------------------------------------------ wiring
     def attach(self, client: "SimClient") -> None:
@@ -170,7 +171,7 @@ class SimVenue:
         batch.append(command)
         if len(batch) >= JOURNAL_BATCH:
             self.flush_journal()
-        events = self._handle(command)
+        events = self.engine.handle(command)
         self.n_commands += 1
         self._route(events)
 
@@ -181,7 +182,7 @@ class SimVenue:
             self._batch = []
         return self.journal
 
-    def apply_now(self, command: Any) -> list:
+    def apply_now(self, command: Any) -> list[Any]:
         """Journal and apply a command from the simulation itself (setup deposits), returning its events
         and routing them like any other command's."""
         self._batch.append(command)
@@ -192,16 +193,15 @@ class SimVenue:
         self._route(events)
         return events
 
-    def _route(self, events: list) -> None:
+    def _route(self, events: list[Any]) -> None:
         """Fold BookUpdated into the mirrors (and the new L1), hand every other event to the client(s) it
         concerns after their order latency, publish changed symbols."""
         clients = self.clients
-        out: dict[Any, list] = {}
+        out: dict[SimClient, list[Any]] = {}
         changed: list[str] | None = None
-        trades: list | None = None
+        trades: list[TradeExecuted] | None = None
         for ev in events:
-            cls = ev.__class__
-            if cls is BookUpdated:
+            if isinstance(ev, BookUpdated):
                 symbol = ev.symbol
                 if changed is None:
                     changed = [symbol]
@@ -209,7 +209,7 @@ class SimVenue:
                     changed.append(symbol)
                 self._fold(symbol, ev.bids, ev.asks)
                 continue
-            if cls is TradeExecuted:
+            if isinstance(ev, TradeExecuted):
                 if trades is None:
                     trades = [ev]
                 else:
@@ -223,7 +223,7 @@ class SimVenue:
                         lst.append(ev)
                 if ev.taker_account == ev.maker_account:
                     continue
-                account = ev.taker_account
+                account: int = ev.taker_account
             else:
                 account = getattr(ev, "account", -1)   # CommandRejected carries -1 for account-less commands
             c = clients.get(account)
@@ -248,16 +248,17 @@ class SimVenue:
             for symbol in changed:
                 self._publish(symbol, trades)
         if out:
-            push, next_seq = self._push, self._next_seq
-            now = self.kernel.now
+            kernel = self.kernel
+            now = kernel.now
             for c, evs in out.items():
                 t = now + c.order_sample()
                 if t < c.resp_free:
                     t = c.resp_free
                 c.resp_free = t
-                push((t, next_seq(), c.receive, evs))
+                kernel.at(t, c.receive, evs)
 
-    def _fold(self, symbol: str, bid_levels: tuple, ask_levels: tuple) -> None:
+    def _fold(self, symbol: str, bid_levels: tuple[tuple[int, int], ...],
+              ask_levels: tuple[tuple[int, int], ...]) -> None:
         """Apply one BookUpdated to the symbol's L2 mirror and work out its new best prices from the
         deltas: the best moves only to a level the update touched, unless the update emptied the best level
         (then the engine is asked). This replaces an engine read after every command (most updates are
@@ -287,7 +288,7 @@ class SimVenue:
                     if p == best:
                         lost = True
             if lost:
-                best = self.engine.best_bid_ask(symbol)[0] or 0
+                best = _or0(self.engine.best_bid_ask(symbol)[0])
             top[0] = best
             top[1] = bids[best] if best else 0
         if ask_levels:
@@ -303,11 +304,11 @@ class SimVenue:
                     if p == best:
                         lost = True
             if lost:
-                best = self.engine.best_bid_ask(symbol)[1] or 0
+                best = _or0(self.engine.best_bid_ask(symbol)[1])
             top[2] = best
             top[3] = asks[best] if best else 0
 
-    def _publish(self, symbol: str, trades: list | None) -> None:
+    def _publish(self, symbol: str, trades: list[TradeExecuted] | None) -> None:
         """Append the symbol's new L1/last trade to its tape, tell observers, push to subscribed links."""
         tape = self.tapes[symbol]
         prev = tape.last
@@ -328,20 +329,21 @@ class SimVenue:
             row = (bid, bq, ask, aq, lp, lq, la, n, vol)
             if row == prev:
                 return
-        now = self.kernel.now
+        kernel = self.kernel
+        now = kernel.now
         tape.append(now, row)
         for obs in self.l1_observers:
             obs(symbol, now, row)
         if self.feeds:
-            push, next_seq, deliver = self._push, self._next_seq, self._deliver
+            deliver = self._deliver_action
             for feed in self.feeds:
                 t = now + feed.sample()
                 if t < feed.next_free:
                     t = feed.next_free
                 feed.next_free = t
-                push((t, next_seq(), deliver, (feed, symbol, now)))
+                kernel.at(t, deliver, (feed, symbol, now))
 
-    def _deliver(self, arg: tuple) -> None:
+    def _deliver(self, arg: tuple[FeedLink, str, int]) -> None:
         feed, symbol, venue_ts = arg
         feed.seen[symbol] = venue_ts
         subs = feed.subscribers
@@ -356,7 +358,7 @@ class SimVenue:
                     c.busy_until = now + c.compute_ns
 
     # ------------------------------------------------------------------ reads for clients and reports
-    def row_at(self, symbol: str, ts_ns: int) -> tuple:
+    def row_at(self, symbol: str, ts_ns: int) -> Row:
         return self.tapes[symbol].at(ts_ns)
 
     def track_depth(self, symbol: str) -> None:
@@ -398,3 +400,7 @@ class SimVenue:
     def mirror(self, symbol: str) -> tuple[dict[int, int], dict[int, int]]:
         """The current L2 (price -> lots per side), a projection of BookUpdated events. Read-only."""
         return self._mirror[symbol]
+
+
+def _or0(price: int | None) -> int:
+    return price if price is not None else 0

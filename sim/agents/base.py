@@ -11,22 +11,22 @@ they first act, which for the engine is the same as a deposit at the start.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final
 
 from exchange import Deposit, Instrument
 
 from ..client import SimClient
+from ..kernel import Kernel, SchedulingError
 from ..rng import Draws
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
     from ..latency import Link
     from ..venue import SimVenue
     from .fundamental import Fundamental
 
 __all__ = ["Agent", "AgentContext", "step_at", "floor_price", "ceil_price", "NS_PER_S"]
 
-NS_PER_S = 1_000_000_000
+NS_PER_S: Final = 1_000_000_000
 
 
 def step_at(inst: Instrument, price_ticks: int) -> int:
@@ -36,7 +36,7 @@ def step_at(inst: Instrument, price_ticks: int) -> int:
     return inst.band_steps[bisect_right(inst.band_floors, price_ticks) - 1]
 
 
-def floor_price(inst: Instrument, price: float | int) -> int:
+def floor_price(inst: Instrument, price: float) -> int:
     """The highest valid price <= ``price`` (at least the first valid step)."""
     p = int(price)
     if p < 1:
@@ -46,7 +46,7 @@ def floor_price(inst: Instrument, price: float | int) -> int:
     return p if p > 0 else step
 
 
-def ceil_price(inst: Instrument, price: float | int) -> int:
+def ceil_price(inst: Instrument, price: float) -> int:
     """The lowest valid price >= ``price``. A band floor is a multiple of its own step, so rounding up
     into the next band lands on a valid price."""
     p = int(price)
@@ -77,22 +77,22 @@ class AgentContext:
     def __init__(self, group: str, kernel: "Kernel", draws: Draws, venue: "SimVenue", link: "Link",
                  symbol: str, first_account: int, funds: dict[str, int], compute_ns: int = 0,
                  fundamental: "Fundamental | None" = None) -> None:
-        self.group = group
-        self.kernel = kernel
-        self.draws = draws
-        self.venue = venue
-        self.link = link
-        self.symbol = symbol
-        self.instrument = venue.instruments[symbol]
-        self.first_account = first_account
-        self.funds = funds
-        self.compute_ns = compute_ns
-        self.fundamental = fundamental
-        self.reference_price = 0     # the symbol's start price: a fair value before any quote exists
+        self.group: str = group
+        self.kernel: Kernel = kernel
+        self.draws: Draws = draws
+        self.venue: SimVenue = venue
+        self.link: Link = link
+        self.symbol: str = symbol
+        self.instrument: Instrument = venue.instruments[symbol]
+        self.first_account: int = first_account
+        self.funds: dict[str, int] = funds
+        self.compute_ns: int = compute_ns
+        self.fundamental: Fundamental | None = fundamental
+        self.reference_price: int = 0  # the symbol's start price: a fair value before any quote exists
         self._seen_at = -1
         self._seen_ts = 0
 
-    def new_client(self, agent: Any, member: int) -> SimClient:
+    def new_client(self, agent: "Agent", member: int) -> SimClient:
         """A funded client for member ``member`` (account ``first_account + member``). The deposits are
         journaled commands applied now, before the client is attached, and the client starts knowing its
         balances (an operator-funded account)."""
@@ -106,7 +106,7 @@ class AgentContext:
             client.balances[asset] = amount
         return client
 
-    def seen_row(self) -> tuple:
+    def seen_row(self) -> tuple[int, ...]:
         """The public tape row of the group's symbol as the group's feed showed it (one feed latency
         ago; one sample per kernel instant). For group-level signals computed without an account."""
         now = self.kernel.now
@@ -117,10 +117,9 @@ class AgentContext:
 
     def after(self, delay_ns: int, action: Callable[[Any], None], arg: Any = None) -> None:
         k = self.kernel
-        if delay_ns >= 0 and type(delay_ns) is int:   # the check schedule() makes, without its call
-            k.push((k.now + delay_ns, k.next_seq(), action, arg))
-        else:
-            k.schedule(k.now + delay_ns, action, arg)   # raises SchedulingError with its message
+        if delay_ns < 0:
+            raise SchedulingError(f"cannot schedule {delay_ns} ns before now: delays are >= 0")
+        k.at(k.now + delay_ns, action, arg)
 
 
 class Agent:
@@ -132,12 +131,17 @@ class Agent:
     needs the venue's level-change log, kept only when someone declares it).
     """
 
-    subscribes = False
-    reads_depth = False     # True if the agent calls client.depth(): the venue then logs level changes
+    subscribes: ClassVar[bool] = False
+    reads_depth: ClassVar[bool] = False   # True if the agent calls client.depth(): the venue logs level changes
 
     def __init__(self, name: str, ctx: AgentContext) -> None:
-        self.name = name
-        self.ctx = ctx
+        self.name: str = name
+        self.ctx: AgentContext = ctx
+
+    def wants_order_events(self) -> bool:
+        """False if this agent keeps no per-order state, so its clients may skip :meth:`on_order_event`
+        (noise takers, momentum followers). Classes that override ``on_order_event`` return True."""
+        return False
 
     def start(self) -> None:
         """Called once at the start of the run: schedule the first wake-ups."""
@@ -153,7 +157,7 @@ class Agent:
         return {}
 
     @staticmethod
-    def mid(row: tuple) -> float:
+    def mid(row: tuple[int, ...]) -> float:
         """The mid of a tape row, or the one side present, or the last trade price, or 0."""
         bid, ask = row[0], row[2]
         if bid and ask:

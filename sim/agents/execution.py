@@ -8,6 +8,8 @@ over the execution.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from exchange import Side, TradeExecuted
 
 from ..client import BUY, SELL, SimClient
@@ -63,7 +65,10 @@ class ScheduledExecution(Agent):
         if self.client is not None:
             self.end_mid = self.mid(self.client.tape_row(self.ctx.symbol))
 
-    def on_order_event(self, client: SimClient, event) -> None:
+    def wants_order_events(self) -> bool:
+        return True
+
+    def on_order_event(self, client: SimClient, event: Any) -> None:
         if event.__class__ is TradeExecuted:
             self.filled_lots += event.qty_lots
             self.filled_quote += event.price_ticks * event.qty_lots

@@ -90,7 +90,7 @@ class Fundamental:
         self.log_v += dlog
         self.value = math.exp(self.log_v)
         k = self.kernel
-        k.push((k.now + self.dt_ns, k.next_seq(), self._step, None))   # dt_ns > 0 (validated by the scenario)
+        k.at(k.now + self.dt_ns, self._step)   # dt_ns > 0 (validated by the scenario)
 
     def sigma_now_per_min(self) -> float:
         """The current volatility of log V per sqrt(minute)."""

@@ -1,6 +1,8 @@
 """The shared machinery of agent groups: lazily funded members and one Poisson clock for the group."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..client import SimClient
 from .base import Agent, AgentContext, NS_PER_S
 
@@ -17,11 +19,11 @@ class GroupAgent(Agent):
     def __init__(self, name: str, ctx: AgentContext, count: int, rate_per_s: float,
                  activity_elasticity: float = 0.0) -> None:
         super().__init__(name, ctx)
-        self.count = count
-        self.rate_per_s = rate_per_s
-        self.elasticity = activity_elasticity
+        self.count: int = count
+        self.rate_per_s: float = rate_per_s
+        self.elasticity: float = activity_elasticity
         self.members: dict[int, SimClient] = {}
-        self.actions = 0
+        self.actions: int = 0
 
     def member(self, i: int) -> SimClient:
         c = self.members.get(i)
@@ -43,7 +45,7 @@ class GroupAgent(Agent):
         ctx = self.ctx
         wait = int(ctx.draws.exponential(NS_PER_S / self.current_rate())) + 1
         k = ctx.kernel
-        k.push((k.now + wait, k.next_seq(), self._fire, None))   # wait >= 1: the schedule() check cannot fail
+        k.at(k.now + wait, self._fire)   # wait >= 1: the schedule() check cannot fail
 
     def _fire(self, _: object = None) -> None:
         self.actions += 1
@@ -61,5 +63,5 @@ class GroupAgent(Agent):
         """One action of one member (subclasses)."""
         raise NotImplementedError
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"members": self.count, "active_members": len(self.members), "actions": self.actions}

@@ -18,6 +18,8 @@ Requotes on every fill, on pushed market data (at most every ``min_requote_ms``)
 """
 from __future__ import annotations
 
+from typing import Any, ClassVar, Final
+
 from exchange import CommandRejected, OrderRejected, TimeInForce, TradeExecuted
 
 from ..client import BUY, SELL, SimClient
@@ -25,44 +27,49 @@ from .base import Agent, AgentContext, ceil_price, floor_price, step_at
 
 __all__ = ["MarketMaker"]
 
-_IOC = TimeInForce.IOC
+_IOC: Final = TimeInForce.IOC
 
 
 class MarketMaker(Agent):
-    subscribes = True
+    subscribes: ClassVar[bool] = True
 
-    def __init__(self, name: str, ctx: AgentContext, *, member: int = 0, levels: int, size_lots: int,
-                 spacing_steps: int, min_half_spread_steps: float, vol_spread: float, skew_steps: float,
-                 max_position_lots: int, anchor: float, refresh_ms: int, min_requote_ms: int,
-                 take_lots: int = 0, take_edge_steps: float = 1.0) -> None:
+    def __init__(self, name: str, ctx: AgentContext, *, levels: int, size_lots: int, spacing_steps: int,
+                 min_half_spread_steps: float, vol_spread: float, skew_steps: float, max_position_lots: int,
+                 anchor: float, refresh_ms: int, min_requote_ms: int, take_lots: int = 0,
+                 take_edge_steps: float = 1.0, member: int = 0) -> None:
         super().__init__(name, ctx)
-        self.member = member
-        self.levels = levels
-        self.size = size_lots
-        self.spacing = spacing_steps
-        self.min_half = min_half_spread_steps
-        self.vol_spread = vol_spread
-        self.skew = skew_steps
-        self.max_pos = max_position_lots
-        self.anchor = anchor if ctx.fundamental is not None else 0.0
-        self.refresh_ns = refresh_ms * 1_000_000
-        self.min_requote_ns = min_requote_ms * 1_000_000
-        self.take_lots = take_lots
-        self.take_edge = take_edge_steps
+        self.member: int = member
+        self.levels: int = levels
+        self.size: int = size_lots
+        self.spacing: int = spacing_steps
+        self.min_half: float = min_half_spread_steps
+        self.vol_spread: float = vol_spread
+        self.skew: float = skew_steps
+        self.max_pos: int = max_position_lots
+        self.anchor: float = anchor if ctx.fundamental is not None else 0.0
+        self.refresh_ns: int = refresh_ms * 1_000_000
+        self.min_requote_ns: int = min_requote_ms * 1_000_000
+        self.take_lots: int = take_lots
+        self.take_edge: float = take_edge_steps
         self.takes = 0
         self.client: SimClient | None = None
         self.base0 = 0
-        self.slots: dict[tuple[int, int], str] = {}     # (side, level) -> cid of the live quote
+        inst = ctx.instrument
+        self._base_asset: str = inst.base.name
+        self._lot_units: int = inst.lot_units
+        self._single_tick: bool = inst.single_tick
+        # The live quote per ladder slot: index level (bids) or levels + level (asks); "" for none.
+        self.slots: list[str] = [""] * (2 * levels)
         self.sent: dict[str, int] = {}                  # cid -> last price sent (place or amend)
-        self.last_requote = -(1 << 62)
-        self._last_key: tuple = ()
+        self.last_requote: int = -(1 << 62)
+        self._last_key: tuple[int, ...] = ()
         self.pending = False
         self.requotes = self.amends = self.places = self.fills = 0
         self.peak_position = 0
 
     def start(self) -> None:
         self.client = c = self.ctx.new_client(self, self.member)
-        self.base0 = c.balance(self.ctx.instrument.base.name)
+        self.base0 = c.balance(self._base_asset)
         c.feed = self.ctx.venue.subscribe(c)
         self.ctx.after(0, self._timer)
 
@@ -91,21 +98,23 @@ class MarketMaker(Agent):
             self.requote()
         elif not self.pending:
             self.pending = True
-            self.ctx.kernel.schedule(self.last_requote + self.min_requote_ns, self._deferred)
+            self.ctx.kernel.at(self.last_requote + self.min_requote_ns, self._deferred)
 
     def _deferred(self, _: object = None) -> None:
         self.pending = False
         self._wake()
 
-    def on_order_event(self, client: SimClient, event) -> None:
-        cls = event.__class__
-        if cls is TradeExecuted:
+    def wants_order_events(self) -> bool:
+        return True
+
+    def on_order_event(self, client: SimClient, event: Any) -> None:
+        if isinstance(event, TradeExecuted):
             self.fills += 1
             self._soon()
-        elif cls is OrderRejected:
+        elif isinstance(event, OrderRejected):
             self._drop(event.client_order_id)
             self._last_key = ()
-        elif cls is CommandRejected:
+        elif isinstance(event, CommandRejected):
             # A refused amend (it would have crossed): forget what we sent, so the next requote resends.
             for cid in self.sent:
                 o = client.orders.get(cid)
@@ -115,17 +124,18 @@ class MarketMaker(Agent):
 
     def _drop(self, cid: str) -> None:
         self.sent.pop(cid, None)
-        for key, value in list(self.slots.items()):
-            if value == cid:
-                del self.slots[key]
+        slots = self.slots
+        for i in range(len(slots)):
+            if slots[i] == cid:
+                slots[i] = ""
 
     # ------------------------------------------------------------------ quoting
     def position_lots(self) -> int:
         c = self.client
         assert c is not None
-        return (c.balance(self.ctx.instrument.base.name) - self.base0) // self.ctx.instrument.lot_units
+        return (c.balance(self._base_asset) - self.base0) // self._lot_units
 
-    def fair_value(self, row: tuple) -> float:
+    def fair_value(self, row: tuple[int, ...]) -> float:
         mid = self.mid(row) or float(self.ctx.reference_price)
         f = self.ctx.fundamental
         if f is None or self.anchor <= 0:
@@ -155,54 +165,59 @@ class MarketMaker(Agent):
         if f is not None and self.vol_spread:
             half = max(half, self.vol_spread * f.sigma_now_per_min() * fair)
         center = fair - self.skew * step * max(-1.0, min(1.0, pos / self.max_pos))
+        row_bid, row_ask = row[0], row[2]
+        own = c.orders
         # Nothing that decides a quote has changed since the last requote: nothing to send. (Most pushes
         # are other traders' book changes; this keeps a requote at ~1 us for them.)
-        key = (int(center * 8 / step), int(half * 8 / step), pos, row[0], row[2], len(c.orders))
+        key = (int(center * 8 / step), int(half * 8 / step), pos, row_bid, row_ask, len(own))
         if key == self._last_key:
             return
         self._last_key = key
         # Never cross someone else's quote as seen: post-only would be refused anyway.
-        own = c.orders
         slots, sent = self.slots, self.sent
-        for key, cid in list(slots.items()):     # filled, canceled or refused: free the slot
-            if cid not in own:
-                del slots[key]
+        for i in range(len(slots)):     # filled, canceled or refused: free the slot
+            cid = slots[i]
+            if cid and cid not in own:
+                slots[i] = ""
                 sent.pop(cid, None)
-        # Own best bid and ask in one pass (what the old per-side price lists were used for: max/min).
-        own_bid = own_ask = None
+        # Own best bid and ask in one pass (0: none on that side; this agent only sends limit orders, whose
+        # prices are >= 1).
+        own_bid = own_ask = 0
         for o in own.values():
             p = o.price_ticks
             if o.side == BUY:
-                if own_bid is None or p > own_bid:
+                if not own_bid or p > own_bid:
                     own_bid = p
             elif o.side == SELL:
-                if own_ask is None or p < own_ask:
+                if not own_ask or p < own_ask:
                     own_ask = p
+        max_pos = self.max_pos
         if self.take_lots:
             edge = self.take_edge * step
-            ask, bid = row[2], row[0]
-            if ask and ask <= fair - edge and pos < self.max_pos and (own_ask is None or ask < own_ask):
-                c.place_limit(symbol, BUY, floor_price(inst, fair - edge), min(self.take_lots, self.max_pos - pos),
+            if row_ask and row_ask <= fair - edge and pos < max_pos and (not own_ask or row_ask < own_ask):
+                c.place_limit(symbol, BUY, floor_price(inst, fair - edge), min(self.take_lots, max_pos - pos),
                               tif=_IOC)
                 self.takes += 1
-            elif bid and bid >= fair + edge and pos > -self.max_pos and (own_bid is None or bid > own_bid):
-                c.place_limit(symbol, SELL, ceil_price(inst, fair + edge), min(self.take_lots, self.max_pos + pos),
+            elif row_bid and row_bid >= fair + edge and pos > -max_pos and (not own_bid or row_bid > own_bid):
+                c.place_limit(symbol, SELL, ceil_price(inst, fair + edge), min(self.take_lots, max_pos + pos),
                               tif=_IOC)
                 self.takes += 1
-        bid_cap = row[2] - step if row[2] and (own_ask is None or row[2] < own_ask) else None
-        ask_floor = row[0] + step if row[0] and (own_bid is None or row[0] > own_bid) else None
+        capped = bool(row_ask) and (not own_ask or row_ask < own_ask)
+        bid_cap = row_ask - step
+        ask_floor = row_bid + step if row_bid and (not own_bid or row_bid > own_bid) else 0   # 0: none
         # The ladder loop runs ~20 times per requote: locals, and price rounding inlined for single-tick
         # instruments (floor/ceil of a positive price >= 1 is int arithmetic there), same results.
-        single = inst.single_tick
+        single = self._single_tick
         levels, size, gap = self.levels, self.size, self.spacing * step
-        for side in (BUY, SELL):
-            is_buy = side is BUY
-            allowed = pos < self.max_pos if is_buy else pos > -self.max_pos
+        for s in range(2):
+            is_buy = s == 0
+            side = BUY if is_buy else SELL
+            allowed = pos < max_pos if is_buy else pos > -max_pos
+            base = s * levels
             for level in range(levels):
-                key = (side, level)
-                cid = slots.get(key)
+                cid = slots[base + level]
                 if not allowed:
-                    if cid is not None:
+                    if cid:
                         c.cancel(symbol, cid)
                         self._drop(cid)
                     continue
@@ -215,7 +230,7 @@ class MarketMaker(Agent):
                             price = 1
                     else:
                         price = floor_price(inst, v)
-                    if bid_cap is not None and price > bid_cap:
+                    if capped and price > bid_cap:
                         price = floor_price(inst, bid_cap)
                 else:
                     v = center + off
@@ -227,11 +242,11 @@ class MarketMaker(Agent):
                             price = 1
                     else:
                         price = ceil_price(inst, v)
-                    if ask_floor is not None and price < ask_floor:
+                    if ask_floor and price < ask_floor:
                         price = ceil_price(inst, ask_floor)
-                if cid is None:
+                if not cid:
                     cid = c.place_limit(symbol, side, price, size, post_only=True)
-                    slots[key] = cid
+                    slots[base + level] = cid
                     sent[cid] = price
                     self.places += 1
                 elif abs(sent.get(cid, 0) - price) >= (step if level == 0 else gap):
@@ -239,7 +254,8 @@ class MarketMaker(Agent):
                     sent[cid] = price
                     self.amends += 1
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"requotes": self.requotes, "amends": self.amends, "quotes_placed": self.places,
-                "fills": self.fills, "stale_quotes_taken": self.takes, "position_lots": self.position_lots() if self.client else 0,
+                "fills": self.fills, "stale_quotes_taken": self.takes,
+                "position_lots": self.position_lots() if self.client else 0,
                 "peak_abs_position_lots": self.peak_position}

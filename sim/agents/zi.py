@@ -8,6 +8,8 @@ diffusion from the rates alone and claims no volatility clustering or sign memor
 """
 from __future__ import annotations
 
+from typing import Any
+
 from exchange import OrderAccepted, OrderCanceled, OrderExpired, OrderRejected, TradeExecuted
 
 from ..client import BUY, SELL, SimClient
@@ -121,7 +123,10 @@ class ZeroIntelligence(GroupAgent):
             self.resting[i] = last
             self._pos[(last[0].account, last[1])] = i
 
-    def on_order_event(self, client: SimClient, event) -> None:
+    def wants_order_events(self) -> bool:
+        return True
+
+    def on_order_event(self, client: SimClient, event: Any) -> None:
         cls = event.__class__
         acct = client.account
         if cls is OrderAccepted:
