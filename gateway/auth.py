@@ -193,6 +193,12 @@ def ws_payload(params: dict) -> str:
     """The WS API signing payload: ``k=v`` of every param but ``signature``, sorted by key, not
     URL-encoded. Values are the message's text: JSON numbers keep their digits (the WS API parses them
     as raw strings), booleans are ``true``/``false``."""
+    try:
+        # Perf (G6): every value is already text on the common path (gateway.wsapi's parser): one join
+        # (the loop below was 2.9% of the server's samples at 64 connections).
+        return "&".join([k + "=" + params[k] for k in sorted(params) if k != "signature"])
+    except TypeError:      # a bool or a number: the general loop below
+        pass
     parts = []
     for k in sorted(params):
         if k == "signature":
@@ -220,7 +226,7 @@ def verify_ws(params: dict, keys: KeyStore, need: str,
     payload = ws_payload(params)
     _verify(key, payload, given)
     text = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()
-            if k not in ("apiKey", "signature")}
+            if k != "apiKey" and k != "signature"}
     _check_time(text, now_ms())
     if need not in key.permissions:
         raise BinanceError(-2015, f"Invalid API-key, IP, or permissions for action (this key lacks the "

@@ -41,6 +41,10 @@ class Outbox:
         max_queue: messages that may wait; one more drops the client.
         stats: counters to update.
         on_drop: called (synchronously) when the client is dropped, e.g. to unsubscribe it.
+
+    ``direct`` (set after construction, optional) is a :class:`gateway.wsdirect.DirectWriter`: then the
+    messages offered in one loop step are written together, in order, at the end of that step, while the
+    socket is writable; otherwise (and whenever something already waits in the queue) as described above.
     """
 
     def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
@@ -60,6 +64,9 @@ class Outbox:
         self._closer: asyncio.Task | None = None
         self._idle = False               # the writer waits for work (is not inside a send)
         self._held: tuple | None = None  # (coroutine, what it awaits): an eager send that had to wait
+        self.direct = None               # a DirectWriter, or None: see the class docstring
+        self._batch: list[str] = []      # offered this loop step, written by _flush_batch
+        self._busy = False               # the writer task is inside a send (ordering: later ones queue)
 
     def start(self) -> None:
         """Start the writer task (in the running loop)."""
@@ -69,10 +76,21 @@ class Outbox:
         """Queue one message without waiting; False if the outbox is closed or was just dropped."""
         if self.closed:
             return False
-        if len(self.queue) >= self.max_queue:
+        if len(self.queue) + len(self._batch) >= self.max_queue:
             self.drop(f"slow consumer: {self.max_queue} messages waiting to be sent; reconnect and resync "
                       f"from a REST snapshot")
             return False
+        if self.direct is not None and not self.queue and self._held is None and not self._busy:
+            # Perf (G6): the messages of one loop step (e.g. the answers to several requests of this
+            # connection that one journal batch made durable) leave in one write() instead of one each
+            # through the ASGI send chain: 54.1 -> 50.5 us of server CPU per request at 64 connections
+            # (gateway/wsdirect.py).
+            batch = self._batch
+            batch.append(text)
+            self.stats.messages_offered += 1
+            if len(batch) == 1:
+                asyncio.get_running_loop().call_soon(self._flush_batch)
+            return True
         if self._idle and not self.queue and self._held is None:
             # Perf (G4): nothing is waiting, so send now, in the caller, without waking the writer task
             # (a task switch per message was ~10% of the WebSocket API's CPU). A send that cannot finish
@@ -98,6 +116,27 @@ class Outbox:
             self._wake.set()
         return True
 
+    def _flush_batch(self) -> None:
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        if self.closed:
+            return
+        direct = self.direct
+        if direct.ready():
+            try:
+                direct.write(batch)
+            except Exception:      # the socket went away: the reader side notices and cleans up
+                self.closed = True
+                return
+            self.stats.messages_sent += len(batch)
+        else:
+            # Paused (a slow client) or closing: the writer task sends them through the ASGI path, which
+            # waits for the transport, so backpressure and the slow-client limit work as before.
+            self.queue.extend(batch)
+            self._wake.set()
+
     def drop(self, reason: str, code: int = SLOW_CLIENT_CODE) -> None:
         """Stop sending, discard the queue and close the socket with ``code`` and ``reason``."""
         if self.closed:
@@ -105,6 +144,7 @@ class Outbox:
         self.closed = True
         self.close_reason = reason
         self.queue.clear()
+        self._batch.clear()
         self.stats.clients_dropped += 1
         if self.on_drop is not None:
             self.on_drop()
@@ -138,7 +178,11 @@ class Outbox:
                     finally:
                         self._idle = False
                     continue
-                await self._send(queue.popleft())
+                self._busy = True
+                try:
+                    await self._send(queue.popleft())
+                finally:
+                    self._busy = False
                 stats.messages_sent += 1
         except asyncio.CancelledError:
             pass
@@ -150,6 +194,7 @@ class Outbox:
         """Stop the writer (the connection is ending); does not close the socket."""
         self.closed = True
         self.queue.clear()
+        self._batch.clear()
         self._idle = False
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -165,7 +210,7 @@ class Outbox:
 
     async def flush(self) -> None:
         """Wait until everything queued so far was sent (graceful close of a healthy client)."""
-        while (self.queue or self._held is not None) and not self.closed:
+        while (self.queue or self._batch or self._busy or self._held is not None) and not self.closed:
             await asyncio.sleep(0.005)
 
 

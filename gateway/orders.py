@@ -87,6 +87,12 @@ def formats(inst) -> _Formats:
     return hit[1]
 
 
+_SIDE_OF = {int(m): m for m in Side}
+_TYPE_OF = {int(m): m for m in OrderType}
+_TIF_OF = {int(m): m for m in TimeInForce}
+_STP_OF = {int(m): m for m in STP}
+
+
 class OrderRecord:
     """One order as Binance reports it. Mutable; only :class:`OrderHistory` changes it."""
 
@@ -98,14 +104,15 @@ class OrderRecord:
         self.order_id = ev.order_id
         self.account = ev.account
         self.symbol = ev.symbol
-        self.side = Side(ev.side)
-        self.order_type = OrderType(ev.order_type)
-        self.tif = TimeInForce(ev.tif)
+        # Perf (G6): table lookups, not Side(...) etc. (an Enum call is ~0.2 us; 8 per order placed).
+        self.side = _SIDE_OF[ev.side]
+        self.order_type = _TYPE_OF[ev.order_type]
+        self.tif = _TIF_OF[ev.tif]
         self.price_ticks = ev.price_ticks
         self.qty_lots = ev.qty_lots
         self.quote_qty = ev.quote_qty
         self.client_order_id = ev.client_order_id
-        self.stp = STP(ev.stp)
+        self.stp = _STP_OF[ev.stp]
         self.status = NEW
         self.executed_lots = 0
         self.cum_quote = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -49,7 +50,19 @@ def _filter(name: str) -> BinanceError:
 def new_client_order_id() -> str:
     """A client order id for an order that came without one (Binance generates them too)."""
     # Perf (G4): one urandom + translate; 22 secrets.choice() calls were 13% of the server's CPU under load.
-    return "bdax-" + os.urandom(22).translate(_CID_TABLE).decode("ascii")
+    # Perf (G6): made 256 at a time (one urandom system call per 256 ids, not per id: ~2% of the server's
+    # CPU at 64 connections); deque.popleft is atomic, so threadpool endpoints may call this too.
+    try:
+        return _cid_pool.popleft()
+    except IndexError:
+        text = os.urandom(22 * _CID_BATCH).translate(_CID_TABLE).decode("ascii")
+        _cid_pool.extend(["bdax-" + text[i:i + 22] for i in range(0, len(text), 22)])
+        return _cid_pool.popleft()
+
+
+_CID_BATCH = 256
+_cid_pool: deque[str] = deque()
+os.register_at_fork(after_in_child=_cid_pool.clear)    # a forked child must not reuse the parent's ids
 
 
 class _Units:

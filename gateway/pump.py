@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from exchange import Engine
-from exchange.commands import check_types
+from exchange.commands import COMMAND_TYPES, check_types
 
 from .errors import BinanceError
 from .symbols import SymbolTable
@@ -36,6 +36,9 @@ __all__ = ["Pump", "Listener"]
 log = logging.getLogger("bdax.gateway.pump")
 Listener = Callable[[Sequence], None]
 MAX_BATCH = 4096    # commands per journal batch; bounds one pass's latency
+_new_tuple = tuple.__new__
+if any(cls._fields[0] != "ts_ns" for cls in COMMAND_TYPES.values()):   # what Pump._append relies on
+    raise ImportError("gateway.pump: every engine command must have ts_ns as its first field")
 
 
 class Pump:
@@ -123,6 +126,12 @@ class Pump:
         fut = self._enqueue((command,))
         return (await fut)[0]
 
+    def submit_nowait(self, command) -> asyncio.Future:
+        """As :meth:`submit` without a coroutine: a future of ``[events]`` (a list of one), resolved once
+        durable and applied; raises as :meth:`submit` does. Perf (G6): the WebSocket API answers from the
+        future's callback instead of a task per request."""
+        return self._enqueue((command,))
+
     async def submit_many(self, commands: Sequence) -> list[list]:
         """As :meth:`submit` for several commands, journaled in one batch, applied in order."""
         if not commands:
@@ -180,9 +189,12 @@ class Pump:
         ts = now if now > self.last_ts_ns else self.last_ts_ns
         self.last_ts_ns = ts
         batch = []
+        stamp = (ts,)
         for commands, _fut in items:
             for c in commands:
-                batch.append(c._replace(ts_ns=ts))
+                # Perf (G6): the same as c._replace(ts_ns=ts) (ts_ns is every command's first field, checked
+                # at import below) at a fifth of its cost (~0.5 us of ~50 us per request).
+                batch.append(_new_tuple(type(c), stamp + c[1:]))
         journal = self.journal
         try:
             if self._failed:

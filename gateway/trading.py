@@ -8,6 +8,10 @@ own matching, whatever happened after.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
 from exchange import (CancelAll, OrderAccepted, OrderAmended, OrderCanceled, OrderExpired, OrderRejected,
                       CommandRejected, TradeExecuted)
 
@@ -19,7 +23,14 @@ from .params import (Params, new_client_order_id, parse_amend, parse_cancel, par
                      parse_order_ref, parse_symbol)
 from .pump import Pump
 
-__all__ = ["Trading", "ORDER_NOT_FOUND"]
+__all__ = ["Trading", "Pending", "ORDER_NOT_FOUND"]
+
+
+class Pending(NamedTuple):
+    """A validated request with one command to submit: ``finish(events)`` gives the answer (or raises
+    BinanceError) from that command's events."""
+    command: object
+    finish: Callable[[list], object]
 
 
 def ORDER_NOT_FOUND() -> BinanceError:
@@ -62,15 +73,22 @@ class Trading:
     # ------------------------------------------------------------------ orders
     async def new_order(self, key: ApiKey, p: Params, *, test: bool = False) -> dict:
         """POST /api/v3/order (and ``order/test`` with ``test``: validated, never submitted)."""
-        inst = parse_symbol(p, self.symbols)
-        new = parse_new_order(p, inst, key.account)
         if test:
+            inst = parse_symbol(p, self.symbols)
+            parse_new_order(p, inst, key.account)
             p.get("computeCommissionRates")
             p.done()
             return {}
+        pending = self.begin_new_order(key, p)
+        return pending.finish(await self.pump.submit(pending.command))
+
+    def begin_new_order(self, key: ApiKey, p: Params) -> Pending:
+        """:meth:`new_order` in two halves: validate and build the command now; ``finish(events)`` answers
+        once the pump has applied it (the WebSocket API calls it from the pump future's callback)."""
+        inst = parse_symbol(p, self.symbols)
+        new = parse_new_order(p, inst, key.account)
         p.done()
-        events = await self.pump.submit(new.command)
-        return self._order_response(events, new.resp_type)
+        return Pending(new.command, functools.partial(self._order_response, resp_type=new.resp_type))
 
     def _order_response(self, events: list, resp_type: str) -> dict:
         first = events[0]
@@ -101,16 +119,23 @@ class Trading:
 
     async def cancel_order(self, key: ApiKey, p: Params) -> dict:
         """DELETE /api/v3/order: by orderId or origClientOrderId; -2011 if it is not open."""
+        pending = self.begin_cancel_order(key, p)
+        return pending.finish(await self.pump.submit(pending.command))
+
+    def begin_cancel_order(self, key: ApiKey, p: Params) -> Pending:
+        """:meth:`cancel_order` in two halves, as :meth:`begin_new_order`."""
         inst = parse_symbol(p, self.symbols)
         cmd = parse_cancel(p, inst, key.account)
         cancel_cid = p.get("newClientOrderId") or new_client_order_id()
         p.get("cancelRestrictions")
         p.done()
-        events = await self.pump.submit(cmd)
+        return Pending(cmd, functools.partial(self._cancel_answer, key.account, cancel_cid))
+
+    def _cancel_answer(self, account: int, cancel_cid: str, events: list) -> dict:
         first = events[0]
         if type(first) is CommandRejected:
             raise reject_error(first.reason)
-        return self._cancel_json(key.account, first, cancel_cid)
+        return self._cancel_json(account, first, cancel_cid)
 
     async def cancel_open_orders(self, key: ApiKey, p: Params) -> list[dict]:
         """DELETE /api/v3/openOrders: every open order on ``symbol``; -2011 if there is none."""

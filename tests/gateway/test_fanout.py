@@ -142,3 +142,65 @@ def test_an_idle_outbox_sends_at_once_and_a_paused_send_keeps_the_order():
         assert box.offer("d") and got[-1] == "d"
         await box.aclose()
     asyncio.run(main())
+
+
+class FakeDirect:
+    """A DirectWriter stand-in: records each write (a list of messages); ``paused`` says not ready."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.writes: list[list[str]] = []
+
+    def ready(self) -> bool:
+        return not self.paused
+
+    def write(self, texts: list[str]) -> None:
+        self.writes.append(list(texts))
+
+
+def test_direct_outbox_writes_one_step_in_one_call_and_falls_back_in_order_when_paused():
+    """With a direct writer, the messages of one loop step leave in one write, in order; while the
+    transport is paused they go through the queue and the ordinary send, and nothing overtakes them."""
+    async def main():
+        stats = FanoutStats()
+        sock = FakeSocket()
+        direct = FakeDirect()
+        box = Outbox(sock.send, sock.close, 100, stats)
+        box.direct = direct
+        box.start()
+        await asyncio.sleep(0)
+        for i in range(3):
+            assert box.offer(f"a{i}")
+        assert direct.writes == []          # not before the end of the step
+        await asyncio.sleep(0)
+        assert direct.writes == [["a0", "a1", "a2"]] and sock.got == []
+        direct.paused = True
+        box.offer("b0")
+        box.offer("b1")
+        await asyncio.sleep(0)              # the flush finds the transport paused: the queue takes them
+        direct.paused = False
+        box.offer("c0")                     # queued behind b0, b1 (never written ahead of them)
+        await box.flush()
+        assert sock.got == ["b0", "b1", "c0"] and direct.writes == [["a0", "a1", "a2"]]
+        box.offer("d0")                     # the queue is empty again: direct
+        await asyncio.sleep(0)
+        assert direct.writes[-1] == ["d0"]
+        assert stats.messages_offered == stats.messages_sent == 7
+        await box.aclose()
+
+    asyncio.run(main())
+
+
+def test_direct_outbox_counts_the_unflushed_step_against_the_limit():
+    """A step's batch counts toward max_queue: one message too many drops the client."""
+    async def main():
+        stats = FanoutStats()
+        sock = FakeSocket()
+        box = Outbox(sock.send, sock.close, 4, stats)
+        box.direct = FakeDirect()
+        box.start()
+        results = [box.offer(str(i)) for i in range(5)]
+        assert results == [True] * 4 + [False] and box.closed and stats.clients_dropped == 1
+        await box.aclose()
+
+    asyncio.run(main())

@@ -2,6 +2,7 @@
 legacy listenKey stream hook."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 from fastapi import WebSocket
@@ -189,3 +190,122 @@ def test_pipelined_orders_are_all_answered(client):
         replies = [ws.receive_json() for _ in range(n)]
     assert sorted(r["id"] for r in replies) == list(range(n)) and {r["status"] for r in replies} == {200}
     assert len(gateway_state(client).pump.engine.open_orders(1)) == n
+
+
+# --------------------------------------------------------------------------- under a real uvicorn (G6)
+
+@contextlib.contextmanager
+def _uvicorn(app):
+    """``app`` served by uvicorn (its default websockets-sansio protocol) on a loopback port, in a thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                          ws="websockets-sansio", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _burst(url: str, n: int, compression) -> list[dict]:
+    """n pipelined ACK orders, then a ping, a bad message and a binary ping, all sent before reading."""
+    from websockets.sync.client import connect
+    with connect(url + "/ws-api/v3", compression=compression, max_size=None) as ws:
+        for i in range(n):
+            ws.send(json.dumps({"id": i, "method": "order.place",
+                                "params": ws_signed_params({**ORDER, "price": str(40_000_000 + i * 1000),
+                                                            "newOrderRespType": "ACK"})}))
+        ws.send(json.dumps({"id": "p", "method": "ping"}))
+        ws.send("{not json")
+        ws.send(json.dumps({"id": "b", "method": "ping"}).encode())
+        return [json.loads(ws.recv(timeout=30)) for _ in range(n + 3)]
+
+
+def test_real_uvicorn_direct_path_answers_everything_in_order(gw_config, data_dir, monkeypatch):
+    """Under uvicorn, replies leave through DirectWriter (several frames per write); with more requests in
+    flight than MAX_IN_FLIGHT nothing is lost or reordered, and a client that negotiated
+    permessage-deflate gets the ordinary ASGI path with the same answers."""
+    from gateway import wsdirect
+    writes: list[int] = []
+    real_write = wsdirect.DirectWriter.write
+    monkeypatch.setattr(wsdirect.DirectWriter, "write", lambda self, texts: (writes.append(len(texts)),
+                                                                              real_write(self, texts))[1])
+    n = wsapi.MAX_IN_FLIGHT + 44
+    app = create_app(gw_config, data_dir)
+    with _uvicorn(app) as url:
+        plain = _burst(url, n, None)
+        frames_plain = sum(writes)
+        deflated = _burst(url, n, "deflate")
+    for replies in (plain, deflated):
+        orders = [r for r in replies if isinstance(r["id"], int)]
+        assert sorted(r["id"] for r in orders) == list(range(n)) and {r["status"] for r in orders} == {200}
+        assert [r["id"] for r in orders] == sorted(r["id"] for r in orders)   # one journal order per socket
+        others = {r["id"]: r for r in replies if not isinstance(r["id"], int)}
+        assert others["p"]["result"] == {} and others["b"]["result"] == {}
+        assert others[None]["error"]["code"] == -1100
+    assert frames_plain == n + 3 and len(writes) < frames_plain     # coalesced, every frame through it
+    assert sum(writes) == frames_plain                              # the deflate client: never direct
+    assert len(app.state.bdax.pump.engine.open_orders(1)) == 2 * n
+
+
+def test_direct_writer_frames_match_rfc6455():
+    """Unmasked server text frames with 7-bit, 16-bit and 64-bit lengths, several in one write."""
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    from gateway.wsdirect import DirectWriter
+
+    class _Transport:
+        def __init__(self):
+            self.chunks = []
+
+        def write(self, data):
+            self.chunks.append(data)
+
+    writer = DirectWriter.__new__(DirectWriter)
+    writer.transport = _Transport()
+    texts = ["é" * 2, "x" * 125, "y" * 126, "z" * 65_535, "w" * 65_536, ""]
+    writer.write(texts)
+    assert len(writer.transport.chunks) == 1
+    reader = StreamReader()
+    reader.feed_data(writer.transport.chunks[0])
+    reader.feed_eof()
+    got = []
+    for _ in texts:
+        gen = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(gen)
+        except StopIteration as stop:
+            frame = stop.value
+        assert frame.opcode is Opcode.TEXT and frame.fin
+        got.append(frame.data.decode())
+    assert got == texts
+
+
+def test_integer_params_take_the_fast_parser_with_the_same_result():
+    """Integer params (ccxt sends timestamp and orderId as numbers) give their exact digits, as the slow
+    parser does; -0, 0 and huge integers go the slow way and keep the text as sent."""
+    for text in ['{"id":1,"method":"order.cancel","params":{"orderId":12345,"timestamp":1700000000000,'
+                 '"symbol":"BTCKRW"}}',
+                 '{"id":2,"method":"m","params":{"a":-0,"b":0,"c":-17}}',
+                 '{"id":3,"method":"m","params":{"a":' + "9" * 40 + '}}',
+                 '{"id":4,"method":"m","params":{"a":1.50,"b":1e3,"c":true}}']:
+        fast = wsapi._parse_message(text)
+        slow = json.loads(text, parse_int=wsapi._RawInt, parse_float=wsapi._RawNum)
+        assert fast[0] == int(slow["id"]) and fast[1] == slow["method"]
+        assert {k: (v if isinstance(v, bool) else str(v)) for k, v in fast[2].items()} == \
+               {k: (v if isinstance(v, bool) else str(v)) for k, v in slow["params"].items()}
+    assert wsapi._parse_message('{"method":"m","params":{"a":-0}}')[2]["a"] == "-0"
