@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from decimal import Decimal
 from typing import NamedTuple
 
 from exchange import (MAX_AMOUNT, STP, AmendOrder, CancelOrder, Instrument, OrderType, Side, SubmitOrder,
@@ -63,41 +62,6 @@ def new_client_order_id() -> str:
 _CID_BATCH = 256
 _cid_pool: deque[str] = deque()
 os.register_at_fork(after_in_child=_cid_pool.clear)    # a forked child must not reuse the parent's ids
-
-
-class _Units:
-    """``text -> count`` of one unit, exactly as :func:`exchange.decimals.to_units` for texts that match
-    ``_DECIMAL_RE`` (the only ones parse functions pass), with int arithmetic instead of Decimal.
-    Perf (G4): to_units builds three Decimals per call; price and quantity are parsed on every order."""
-
-    __slots__ = ("places", "mult")
-
-    def __init__(self, unit: Decimal) -> None:
-        self.places = max(0, -unit.normalize().as_tuple().exponent)   # unit = mult / 10**places
-        self.mult = int(unit * 10 ** self.places)
-
-    def __call__(self, text: str) -> int:
-        whole, _, frac = text.partition(".")
-        num, shift = int(whole + frac), self.places - len(frac)
-        den = self.mult
-        if shift >= 0:
-            num *= 10 ** shift
-        else:
-            den *= 10 ** -shift
-        count, rest = divmod(num, den)
-        if rest:
-            raise DecimalError(f"{text} is not a multiple of the unit")
-        return count
-
-
-_unit_cache: dict[Decimal, _Units] = {}
-
-
-def _units(unit: Decimal) -> _Units:
-    u = _unit_cache.get(unit)
-    if u is None:
-        u = _unit_cache[unit] = _Units(unit)
-    return u
 
 
 class Params:
@@ -185,7 +149,7 @@ def _price(p: Params, inst: Instrument, name: str = "price") -> int:
     if text is None:
         raise missing_param(name)
     try:
-        ticks = _units(inst.price_unit)(text)     # == inst.price_to_ticks(text), faster
+        ticks = inst.price_to_ticks(text)
     except DecimalError:
         raise _filter("PRICE_FILTER") from None
     if not inst.valid_price(ticks):    # zero, above max, or off its band's tick
@@ -201,7 +165,7 @@ def _qty(p: Params, inst: Instrument, name: str = "quantity") -> int | None:
         raise BinanceError(-1111, f"Parameter '{name}' has too much precision: {inst.base.name} has "
                                   f"{inst.base.decimals} decimals.")
     try:
-        lots = _units(inst.lot_size)(text)        # == inst.qty_to_lots(text), faster
+        lots = inst.qty_to_lots(text)
     except DecimalError:
         raise _filter("LOT_SIZE") from None
     if not inst.min_qty_lots <= lots <= inst.max_qty_lots:

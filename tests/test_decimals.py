@@ -4,10 +4,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.decimals import DecimalError, from_units, to_units
+from exchange.decimals import DecimalError, _from_units_decimal, _to_units_decimal, from_units, to_units
 
 UNITS = ["1", "0.1", "0.01", "0.0001", "0.00000001", "0.000000000000000001", "5", "1000", "0.25", "0.5"]
 
@@ -91,3 +91,29 @@ def test_off_unit_values_are_refused(count, unit):
     half = Decimal(unit) * count + Decimal(unit) / 3
     with pytest.raises(DecimalError):
         to_units(half, unit)
+
+
+# The integer paths of to_units / from_units must say exactly what the Decimal reference says.
+_UNITS = st.sampled_from(["1", "10", "1E+1", "5", "0.5", "2.5", "0.01", "0.0001", "0.00001", "1e-8", "100"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(unit=_UNITS, count=st.integers(-(2**62), 2**62))
+def test_unit_format_equals_from_units(unit, count):
+    assert from_units(count, Decimal(unit)) == _from_units_decimal(count, Decimal(unit))
+
+
+@settings(max_examples=300, deadline=None)
+@given(unit=_UNITS, sign=st.sampled_from(["", "-"]), whole=st.from_regex(r"\A[0-9]{1,20}\Z"),
+       frac=st.from_regex(r"\A(\.[0-9]{1,20})?\Z"))
+def test_units_parse_equals_to_units(unit, sign, whole, frac):
+    text = sign + whole + frac
+    try:
+        want = _to_units_decimal(text, Decimal(unit))
+    except DecimalError as exc:
+        want = ("refused", str(exc))
+    try:
+        got = to_units(text, Decimal(unit))
+    except DecimalError as exc:
+        got = ("refused", str(exc))
+    assert got == want

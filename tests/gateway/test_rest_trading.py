@@ -385,36 +385,3 @@ def test_restart_with_another_config_is_refused(gw_config, data_dir):
         with TestClient(create_app(parse_config(data), data_dir)):
             pass
 
-
-# The fast int formatters/parsers must say exactly what exchange.decimals says (G4 perf work).
-from decimal import Decimal  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from exchange.decimals import DecimalError, from_units, to_units  # noqa: E402
-from gateway.orders import UnitFormat  # noqa: E402
-from gateway.params import _Units  # noqa: E402
-
-_UNITS = st.sampled_from(["1", "10", "1E+1", "5", "0.5", "2.5", "0.01", "0.0001", "0.00001", "1e-8", "100"])
-
-
-@settings(max_examples=300, deadline=None)
-@given(unit=_UNITS, count=st.integers(-(2**62), 2**62))
-def test_unit_format_equals_from_units(unit, count):
-    assert UnitFormat(Decimal(unit))(count) == from_units(count, Decimal(unit))
-
-
-@settings(max_examples=300, deadline=None)
-@given(unit=_UNITS, whole=st.from_regex(r"\A[0-9]{1,20}\Z"), frac=st.from_regex(r"\A(\.[0-9]{1,20})?\Z"))
-def test_units_parse_equals_to_units(unit, whole, frac):
-    text = whole + frac
-    try:
-        want = to_units(text, Decimal(unit))
-    except DecimalError:
-        want = "refused"
-    try:
-        got = _Units(Decimal(unit))(text)
-    except DecimalError:
-        got = "refused"
-    assert got == want
