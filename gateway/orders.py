@@ -100,6 +100,16 @@ class OrderRecord:
     def is_open(self) -> bool:
         return self.status in STATUS_OPEN
 
+    def fill(self, ev: TradeExecuted) -> bool:
+        """Count one of this order's fills; True if it is now FILLED."""
+        self.executed_lots += ev.qty_lots
+        self.cum_quote += ev.quote_amount
+        self.last_price_ticks = ev.price_ticks
+        self.update_ns = ev.ts_ns
+        done = self.executed_lots >= self.qty_lots if self.qty_lots else self.cum_quote >= self.quote_qty
+        self.status = FILLED if done else PARTIALLY_FILLED
+        return done
+
 
 class TradeRecord:
     """One fill from one account's side."""
@@ -286,14 +296,7 @@ class OrderHistory:
             rec = a.orders.get(order_id)
             if rec is None:
                 continue
-            rec.executed_lots += ev.qty_lots
-            rec.cum_quote += ev.quote_amount
-            rec.last_price_ticks = ev.price_ticks
-            rec.update_ns = ev.ts_ns
-            done = (rec.executed_lots >= rec.qty_lots if rec.qty_lots
-                    else rec.cum_quote >= rec.quote_qty)
-            rec.status = FILLED if done else PARTIALLY_FILLED
-            if done:
+            if rec.fill(ev):
                 self._finish(rec)
             if touched is not None and sink.wants(account):
                 sink.emit(account, self.execution_report(rec, "TRADE", ev.ts_ns, trade=ev, fee=fee,

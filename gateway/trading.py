@@ -17,8 +17,7 @@ from exchange import (CancelAll, OrderAccepted, OrderAmended, OrderCanceled, Ord
 
 from .auth import ApiKey
 from .errors import BinanceError, reject_error
-from .orders import (CANCELED, FILLED, PARTIALLY_FILLED, OrderHistory,
-                     OrderRecord, fill_json, order_json, trade_json)
+from .orders import CANCELED, OrderHistory, OrderRecord, fill_json, order_json, trade_json
 from .params import (Params, new_client_order_id, parse_amend, parse_cancel, parse_int, parse_new_order,
                      parse_order_ref, parse_symbol)
 from .pump import Pump
@@ -48,12 +47,7 @@ def _record_after(events: list, order_id: int, history: OrderHistory) -> OrderRe
         elif rec is None:
             continue
         elif cls is TradeExecuted and order_id in (ev.taker_order_id, ev.maker_order_id):
-            rec.executed_lots += ev.qty_lots
-            rec.cum_quote += ev.quote_amount
-            rec.last_price_ticks = ev.price_ticks
-            rec.update_ns = ev.ts_ns
-            done = rec.executed_lots >= rec.qty_lots if rec.qty_lots else rec.cum_quote >= rec.quote_qty
-            rec.status = FILLED if done else PARTIALLY_FILLED
+            rec.fill(ev)
         elif cls is OrderCanceled and ev.order_id == order_id:
             rec.status = CANCELED
         elif cls is OrderExpired and ev.order_id == order_id:
