@@ -112,3 +112,16 @@ def test_frames_scan_back(tmp_path):
     info = scan_segment(path, data, last=True)
     assert (info.first_seq, info.count, info.valid_end, info.torn_bytes) == (1, 50, len(data), 0)
     assert list(info.seqs) == [1, 21] and info.last_seq == 50
+
+
+def test_liquidity_commands_round_trip_with_their_depth_levels_as_tuples():
+    from exchange.liquidity import ChildFilled, Health, PartnerQuote, PartnerStatus, SettlementFailed
+    cmds = [PartnerQuote(1, "binance", "BTC-USDT", 0, ((10, 2), (9, 3)), ()),
+            PartnerStatus(2, "ftx", Health.DEFAULTED, "chapter 11"),
+            ChildFilled(3, "huobi", 7, 5, 500, 1, 0), SettlementFailed(4, 9, "payer down")]
+    for c in cmds:
+        assert decode(encode(c)) == c
+    assert decode_batch(encode_batch(cmds)) == cmds
+    assert type(decode(encode(cmds[0])).bids[0]) is tuple
+    with pytest.raises(CodecError, match="not a list of levels"):
+        decode(encode(PartnerQuote(1, "b", "S", 0, 5, ())))   # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from enum import IntEnum
 import msgspec
 
 from ..commands import COMMAND_TYPES, Command
+from ..liquidity.commands import LIQUIDITY_COMMAND_TYPES
 
 __all__ = ["encode", "decode", "encode_batch", "decode_batch", "command_tag", "CodecError"]
 
@@ -37,10 +38,20 @@ class CodecError(ValueError):
     """A payload that is not an encoded command, or an object that is not a command."""
 
 
-_TAG_OF: dict[type, int] = {cls: tag for tag, cls in COMMAND_TYPES.items()}
+# The engine's commands and the shared-liquidity commands a home venue journals (partner outcomes).
+_ALL_TYPES: dict[int, type] = {**COMMAND_TYPES, **LIQUIDITY_COMMAND_TYPES}
+assert len(_ALL_TYPES) == len(COMMAND_TYPES) + len(LIQUIDITY_COMMAND_TYPES), "journal tags collide"
+_TAG_OF: dict[type, int] = {cls: tag for tag, cls in _ALL_TYPES.items()}
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 _tuple_new = tuple.__new__
+
+
+def _nested_fields(cls: type) -> tuple[int, ...]:
+    """Indexes in ``[tag, *fields]`` of tuple-of-tuples fields (depth levels), which msgpack gives back as
+    lists of lists: turned back into tuples so a decoded command equals the one encoded."""
+    hints = typing.get_type_hints(cls)
+    return tuple(i for i, name in enumerate(cls._fields, start=1) if typing.get_origin(hints[name]) is tuple)
 
 
 def _enum_fields(cls: type) -> tuple[tuple[int, dict], ...]:
@@ -54,9 +65,9 @@ def _enum_fields(cls: type) -> tuple[tuple[int, dict], ...]:
     return tuple(out)
 
 
-# tag -> (class, number of fields, enum fields)
-_DECODE_PLAN: dict[int, tuple[type, int, tuple[tuple[int, dict], ...]]] = {
-    tag: (cls, len(cls._fields), _enum_fields(cls)) for tag, cls in COMMAND_TYPES.items()
+# tag -> (class, number of fields, enum fields, nested tuple fields)
+_DECODE_PLAN: dict[int, tuple[type, int, tuple[tuple[int, dict], ...], tuple[int, ...]]] = {
+    tag: (cls, len(cls._fields), _enum_fields(cls), _nested_fields(cls)) for tag, cls in _ALL_TYPES.items()
 }
 
 
@@ -65,19 +76,19 @@ def command_tag(command: Command) -> int:
     try:
         return _TAG_OF[type(command)]
     except KeyError:
-        raise CodecError(f"{type(command).__name__} is not a command type in COMMAND_TYPES") from None
+        raise CodecError(f"{type(command).__name__} is not a command type the journal knows (exchange.commands or exchange.liquidity.commands)") from None
 
 
 def encode(command: Command) -> bytes:
     """Encode one command as msgpack ``[tag, *fields]``. O(size of the command).
 
     Raises:
-        CodecError: ``command`` is not one of COMMAND_TYPES, or holds a value msgpack cannot carry.
+        CodecError: ``command`` is not an engine or liquidity command, or holds a value msgpack cannot carry.
     """
     try:
         return _encode((_TAG_OF[type(command)],) + command)
     except KeyError:
-        raise CodecError(f"{type(command).__name__} is not a command type in COMMAND_TYPES") from None
+        raise CodecError(f"{type(command).__name__} is not a command type the journal knows (exchange.commands or exchange.liquidity.commands)") from None
     except (TypeError, OverflowError) as exc:
         raise CodecError(f"cannot encode {command!r}: {exc}") from None
 
@@ -95,7 +106,7 @@ def encode_batch(commands: list) -> bytes:
         return _encode([(tag_of[type(c)],) + c for c in commands])
     except KeyError:
         bad = next(c for c in commands if type(c) not in tag_of)
-        raise CodecError(f"{type(bad).__name__} is not a command type in COMMAND_TYPES") from None
+        raise CodecError(f"{type(bad).__name__} is not a command type the journal knows (exchange.commands or exchange.liquidity.commands)") from None
     except (TypeError, OverflowError) as exc:
         raise CodecError(f"cannot encode a command of the batch: {exc}") from None
 
@@ -107,7 +118,7 @@ def _command(items) -> Command:
     plan = _DECODE_PLAN.get(items[0])
     if plan is None:
         raise CodecError(f"unknown command tag {items[0]!r}; known: {sorted(_DECODE_PLAN)}")
-    cls, n_fields, enums = plan
+    cls, n_fields, enums, nested = plan
     if len(items) != n_fields + 1:
         raise CodecError(f"{cls.__name__} needs {n_fields} fields, payload has {len(items) - 1}")
     try:
@@ -116,6 +127,11 @@ def _command(items) -> Command:
             items[i] = members.get(value, value)
     except TypeError:  # an unhashable value (a list or map) where an enum belongs
         raise CodecError(f"{cls.__name__}: field {cls._fields[i - 1]} is {value!r:.40}") from None
+    for i in nested:
+        value = items[i]
+        if type(value) is not list or any(type(x) is not list for x in value):
+            raise CodecError(f"{cls.__name__}: field {cls._fields[i - 1]} is not a list of levels: {value!r:.40}")
+        items[i] = tuple([tuple(x) for x in value])
     del items[0]
     return _tuple_new(cls, items)
 
