@@ -4,6 +4,7 @@ imported when a subcommand runs.
 - ``bdax bench matching``: bdax against a naive book and C++ liquibook (:mod:`benchmarks.matching`).
 - ``bdax bench journal``: the command journal's write and replay rates (:mod:`benchmarks.journal_bench`,
   which declares its own options through ``add_arguments(parser)`` and runs with ``run(args) -> int``).
+- ``bdax bench liquidity``: the sharing hubs' overhead on the home venue (:mod:`benchmarks.liquidity_bench`).
 - ``bdax bench gateway``: a real ``bdax serve`` on loopback under WebSocket API order flow and market-data
   fan-out (:mod:`benchmarks.gateway_bench`, same ``add_arguments`` / ``run`` shape).
 """
@@ -18,6 +19,7 @@ __all__ = ["register", "add_matching_arguments"]
 JOURNAL_MODULE = "benchmarks.journal_bench"
 SIM_MODULE = "benchmarks.sim_bench"
 GATEWAY_MODULE = "benchmarks.gateway_bench"
+LIQUIDITY_MODULE = "benchmarks.liquidity_bench"
 
 
 def add_matching_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +90,13 @@ def _load_sim(parser: argparse.ArgumentParser) -> bool:
     return True
 
 
+def _load_liquidity(parser: argparse.ArgumentParser) -> bool:
+    module = importlib.import_module(LIQUIDITY_MODULE)
+    module.add_arguments(parser)
+    parser.set_defaults(func=module.run)
+    return True
+
+
 def register(subparsers) -> None:
     """Add ``bench`` and its subcommands to the ``bdax`` command line."""
     bench = subparsers.add_parser("bench", help="benchmarks: matching engine, journal",
@@ -115,4 +124,11 @@ def register(subparsers) -> None:
                                      "10,000 and 100,000 noise agents; compares with ABIDES's measured "
                                      "36,345 msg/s. Prints a table and one JSON line.")
     sim.loader = _load_sim
+    liquidity = sub.add_parser(
+        "liquidity", help="home venue cmd/s as a plain engine, mirrored and pooled hub; compare wall time",
+        description="The same order flow through a plain Engine, a MirroredVenue (2 quoting partners, a "
+                    "scripted partner answering children) and a PooledVenue (3 venues, periodic settlement): "
+                    "cmd/s and overhead vs the engine; with --compare-seeds N the wall time of `bdax sim "
+                    "compare` at N seeds. Prints a table and one JSON line.")
+    liquidity.loader = _load_liquidity
     bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
