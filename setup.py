@@ -39,6 +39,7 @@ COMPILED = [
     "sim/agents/momentum.py",
     "sim/agents/execution.py",
     "sim/agents/metaorders.py",
+    "sim/agents/arbitrage.py",
 ]
 
 

@@ -34,10 +34,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         try:
             sc = load_scenario(path)
         except ScenarioError as exc:
-            print(f"{name:12s} INVALID: {exc}")
+            print(f"{name:15s} INVALID: {exc}")
             continue
         agents = sum(g.count for g in sc.groups)
-        print(f"{name:12s} {format_ns(sc.duration_ns):>7s}  {agents:>6,} agents  {sc.home_symbol} @ {sc.home_venue}"
+        print(f"{name:15s} {format_ns(sc.duration_ns):>7s}  {agents:>6,} agents  {sc.home_symbol} @ {sc.home_venue}"
               f"  {sc.description}")
     return 0
 
@@ -107,7 +107,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``sim`` and its subcommands to the ``bdax`` command line."""
-    sim = subparsers.add_parser("sim", help="agent-based market simulation: list, run, sweep",
+    sim = subparsers.add_parser("sim", help="agent-based market simulation: list, run, sweep, compare",
                                 description="The discrete-event market simulator: scenarios are TOML files "
                                             "(sim/scenarios/); each run writes trades, L1/L2, plots, "
                                             "metrics.json, a stylized-facts report and its journal.")
@@ -134,4 +134,8 @@ def register(subparsers) -> None:
     p.add_argument("--ray", action="store_true", help="run the seeds as Ray tasks (needs Ray installed)")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/sweep-<scenario>)")
     p.set_defaults(func=_cmd_sweep)
+    from importlib.util import find_spec
+    if find_spec("sim.compare.cli") is not None:   # `bdax sim compare`: the sharing models side by side
+        from .compare.cli import add_parser as add_compare
+        add_compare(sub)
     sim.set_defaults(func=lambda args: (sim.print_help(), 2)[1])

@@ -44,6 +44,8 @@ from exchange import (AmendOrder, BalanceChanged, CancelAll, CancelOrder, Instru
                       OrderAmended, OrderCanceled, OrderExpired, OrderRejected, OrderType, Side,
                       SubmitOrder, TimeInForce, TradeExecuted)
 
+from exchange.liquidity.events import OrderRefused, RoutedFill, RouteEnded
+
 from .kernel import Kernel
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ _MAKER: Final = OrderType.LIMIT_MAKER
 _MARKET: Final = OrderType.MARKET
 _GTC: Final = TimeInForce.GTC
 _IOC: Final = TimeInForce.IOC
+_LIQUIDITY: Final = (RoutedFill, RouteEnded, OrderRefused)
 
 
 class OpenOrder:
@@ -298,8 +301,28 @@ class SimClient:
                 orders.pop(ev.client_order_id, None)
             elif isinstance(ev, BalanceChanged):
                 bal[ev.asset] = bal.get(ev.asset, 0) + ev.delta
+            elif isinstance(ev, _LIQUIDITY):   # a shared-liquidity home venue's routing outcomes (rare)
+                self._routed(ev, orders, by_id)
             if notify:
                 agent.on_order_event(self, ev)
+
+    @staticmethod
+    def _routed(ev: Any, orders: dict[str, OpenOrder], by_id: dict[int, OpenOrder]) -> None:
+        """RoutedFill: part of the order traded at a partner (balances move by the BalanceChanged events
+        the hub's transfers emit, as for any deposit); RouteEnded FILLED/EXPIRED: the routed part is over,
+        and the order is gone unless a home part still rests; OrderRefused: a reject."""
+        if isinstance(ev, RoutedFill):
+            o = orders.get(ev.client_order_id)
+            if o is not None:
+                o.remaining_lots -= ev.qty_lots
+                if o.remaining_lots <= 0 and o.order_id not in by_id:
+                    orders.pop(o.client_order_id, None)
+        elif isinstance(ev, RouteEnded):
+            o = orders.get(ev.client_order_id)
+            if o is not None and ev.outcome in ("FILLED", "EXPIRED") and o.order_id not in by_id:
+                orders.pop(o.client_order_id, None)
+        elif isinstance(ev, OrderRefused):
+            orders.pop(ev.client_order_id, None)
 
     @staticmethod
     def _fill(o: OpenOrder | None, qty: int, orders: dict[str, OpenOrder], by_id: dict[int, OpenOrder]) -> None:

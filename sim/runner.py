@@ -133,6 +133,8 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, duration_ns: in
     warmup = min(scenario.warmup_ns, sim.duration_ns // 2)
     facts = compute_facts(recorder.trades(sim.symbol), recorder.l1(sim.symbol), tick_size=float(sim.tick_size),
                           start_ns=warmup, end_ns=sim.duration_ns)
+    if sim.world is not None:
+        metrics["liquidity"] = write_liquidity_outputs(sim, run_dir)
     report = write_run_report(run_dir, scenario_name=scenario.name, seed=sim.seed, recorder=recorder,
                               facts=facts, metrics=metrics, symbol=sim.symbol)
     msgs = metrics["messages"]
@@ -144,11 +146,44 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, duration_ns: in
     return RunResult(run_dir, report, facts, metrics, timing)
 
 
+def write_liquidity_outputs(sim: Simulation, run_dir: Path) -> dict:
+    """A shared-liquidity run's extra outputs (the recording contract, sim.liquidity.record), every
+    partner venue's journal (``venues/<venue>/journal.bin``), then ``liquidity.html`` by
+    ``sim.compare.report.write_liquidity_report`` when that module is installed. Returns a short summary
+    for metrics.json.
+
+    Raises:
+        AssertionError: an asset is not conserved across venues (liquidity.json, already written, says
+            which and by how much).
+    """
+    world = sim.world
+    for name, venue in sim.venues.items():
+        venue.engine._check()
+        if name != sim.home.name:
+            (run_dir / "venues" / name).mkdir(parents=True, exist_ok=True)
+            (run_dir / "venues" / name / JOURNAL_FILE).write_bytes(venue.flush_journal().segment_bytes())
+    doc = world.recorder.save(run_dir)
+    from importlib.util import find_spec
+    if find_spec("sim.compare.report") is not None:   # liquidity.html, when sim.compare is installed
+        from sim.compare.report import write_liquidity_report
+        write_liquidity_report(run_dir)
+    broken = {a: v for a, v in doc["conservation"].items() if not v["ok"]}
+    if broken:   # an impossible state (DESIGN.md §1): every asset is conserved across venues
+        raise AssertionError(f"conservation across venues broken in {run_dir}: {broken}")
+    return {"model": doc["model"], "conservation_ok": True, "volume_lots": doc["volume_lots"]}
+
+
 def describe(result: RunResult) -> str:
     """A few lines for the terminal after a run."""
     m, t = result.metrics, result.timing
     passed = [r for r in result.facts.banded()]
     ok = sum(1 for r in passed if r.passed)
-    return (f"{format_ns(int(m['duration_s'] * NS))} virtual in {t['wall_s_simulation']:.1f}s wall "
+    text = (f"{format_ns(int(m['duration_s'] * NS))} virtual in {t['wall_s_simulation']:.1f}s wall "
             f"({t['messages_per_s'] or 0:,} msg/s): {m['commands']:,} commands, {m['trades']:,} trades; "
             f"stylized facts {ok}/{len(passed)} bands passed")
+    liq = m.get("liquidity")
+    if liq:
+        vol = ", ".join(f"{v} {n:,}" for v, n in liq["volume_lots"].items())
+        text += (f"\nshared liquidity ({liq['model']}): traded lots {vol}; conservation across venues "
+                 f"{'holds' if liq['conservation_ok'] else 'BROKEN (see liquidity.json)'}")
+    return text

@@ -141,6 +141,12 @@ def float_list(v: Any, path: str) -> list[float]:
     return [float(x) for x in v]
 
 
+def name_list(v: Any, path: str) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _fail(path, 'a list of names, e.g. ["binance", "huobi"]', v)
+    return list(v)
+
+
 def _check_keys(table: Any, allowed: dict[str, Any] | tuple[str, ...], path: str) -> dict:
     if not isinstance(table, dict):
         raise _fail(path, "a table", table)
@@ -174,7 +180,10 @@ INSTRUMENT = {"base": F(string()), "quote": F(string()), "tick_size": F(decimal_
               "min_notional": F(decimal_text, "0"), "start_price": F(decimal_text)}
 VENUE = {"symbols": F(lambda v, p: v), "maker_bps": F(integer(0, 10000), 10),
          "taker_bps": F(integer(0, 10000), 10), "home": F(boolean, False)}
-FUNDAMENTAL = {"sigma_per_min_bps": F(number(0, open_lo=True)), "half_life": F(duration, "30d"),
+# Partner-venue keys of a shared-liquidity scenario (sim.liquidity.spec checks them; refused without [sharing]).
+PARTNER_KEYS = ("instruments", "link", "feed_every", "feed_levels", "heartbeat_every", "prefund", "credit_limit",
+                "eligible", "flow_scale")
+FUNDAMENTAL = {"sigma_per_min_bps": F(number(0, open_lo=True)), "half_life": F(duration, 30 * 86400 * NS),
                "vol_timescales": F(float_list, []), "vol_of_vol": F(number(0), 0.0),
                "jump_rate_per_hour": F(number(0), 0.0), "jump_sigma_bps": F(number(0), 0.0),
                "dt_ms": F(integer(1, 60_000), 1000)}
@@ -213,8 +222,14 @@ KIND_PARAMS: dict[str, dict[str, F]] = {
                    "min_children": F(integer(1), 1), "max_children": F(integer(1), 10_000),
                    "child_lots": F(integer(1)), "child_interval_s": F(number(0, open_lo=True)),
                    "activity_elasticity": _EL},
+    # Cross-venue arbitrage (shared-liquidity scenarios; sim.agents.arbitrage): partners = [] watches them all.
+    "arbitrage": {"partners": F(name_list, []),
+                  "threshold_bps": F(number(0), 2.0), "max_lots": F(integer(1)),
+                  "max_inventory_lots": F(integer(0), 0), "rebalance_every": F(duration, 60 * NS),
+                  "transfer_delay": F(duration, None), "min_gap_ms": F(integer(0), 20)},
 }
-TOP = ("run", "assets", "instruments", "venues", "fundamental", "latency", "agents", "record")
+TOP = ("run", "assets", "instruments", "venues", "fundamental", "fundamentals", "latency", "agents", "record",
+       "sharing", "schedule")
 
 
 @dataclass
@@ -230,6 +245,7 @@ class GroupSpec:
     compute_ns: int
     funds: dict[str, int]
     params: dict[str, Any]
+    account_base: int | None = None   # first account (None: the block of its index, see sim.build)
 
 
 @dataclass
@@ -252,10 +268,30 @@ class Scenario:
     l2_levels: int
     l2_every_ns: int
     raw: dict = field(repr=False, default_factory=dict)
+    # Shared liquidity (sim.liquidity.spec.LiquiditySpec), None for a plain run; per-venue instrument
+    # overrides (a partner's own tick and lot) and per-symbol fundamentals besides the home symbol's.
+    liquidity: Any = None
+    venue_instruments: dict[str, dict[str, Instrument]] = field(default_factory=dict)
+    fundamentals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def home_symbol(self) -> str:
         return self.venues[self.home_venue]["symbols"][0]
+
+    def instruments_at(self, venue: str) -> dict[str, Instrument]:
+        """The instruments ``venue`` lists, with its own tick and lot where it overrides them."""
+        own = self.venue_instruments.get(venue, {})
+        return {s: own.get(s, self.instruments[s]) for s in self.venues[venue]["symbols"]}
+
+    def start_price_at(self, venue: str, symbol: str) -> int:
+        """The symbol's start price in ``venue``'s ticks (exact for the shipped scenarios: the home tick is a
+        whole multiple of each partner's; otherwise rounded down to the venue's tick)."""
+        inst = self.instruments_at(venue)[symbol]
+        base = self.instruments[symbol]
+        if inst is base:
+            return self.start_price[symbol]
+        ratio = base.price_unit / inst.price_unit
+        return int(self.start_price[symbol] * ratio)
 
     def fee_tiers(self, venue: str) -> dict[int, FeeTier]:
         v = self.venues[venue]
@@ -371,6 +407,12 @@ def parse_scenario(raw: dict) -> Scenario:
         raise ScenarioError("venues: missing: define at least one, e.g. [venues.busan] symbols = [\"BTC-KRW\"]")
     for vname, table in ven_raw.items():
         p = f"venues.{vname}"
+        if isinstance(table, dict):
+            extra = [k for k in table if k in PARTNER_KEYS]
+            if extra and "sharing" not in raw:
+                raise ScenarioError(f"{p}.{extra[0]}: a partner-venue key, only meaningful with a [sharing] "
+                                    f"section (add [sharing] model = \"isolated\" | \"mirrored\" | \"pooled\")")
+            table = {k: v for k, v in table.items() if k not in PARTNER_KEYS}
         v = _fields(table, VENUE, p)
         syms = v["symbols"]
         if not isinstance(syms, list) or not syms or not all(isinstance(s, str) for s in syms):
@@ -409,10 +451,19 @@ def parse_scenario(raw: dict) -> Scenario:
     if warmup >= run["duration"]:
         raise ScenarioError(f"run.warmup: must be shorter than run.duration, got {warmup / NS:g}s >= "
                             f"{run['duration'] / NS:g}s")
-    return Scenario(name=name, description=run["description"], duration_ns=run["duration"], seed=run["seed"],
-                    warmup_ns=warmup, assets=assets, instruments=instruments, start_price=start_price,
-                    venues=venues, home_venue=home, fundamental=fundamental, latency=latency, groups=groups,
-                    l2_levels=rec["l2_levels"], l2_every_ns=int(rec["l2_every_s"] * NS), raw=raw)
+    sc = Scenario(name=name, description=run["description"], duration_ns=run["duration"], seed=run["seed"],
+                  warmup_ns=warmup, assets=assets, instruments=instruments, start_price=start_price,
+                  venues=venues, home_venue=home, fundamental=fundamental, latency=latency, groups=groups,
+                  l2_levels=rec["l2_levels"], l2_every_ns=int(rec["l2_every_s"] * NS), raw=raw)
+    if "fundamentals" in raw:
+        for sym, table in _check_keys(raw["fundamentals"], tuple(instruments), "fundamentals").items():
+            if sym == sc.home_symbol:
+                raise ScenarioError(f"fundamentals.{sym}: the home symbol's fundamental is [fundamental]")
+            sc.fundamentals[sym] = _fields(table, FUNDAMENTAL, f"fundamentals.{sym}")
+    if "sharing" in raw or "schedule" in raw:
+        from .liquidity.spec import parse_liquidity   # only shared-liquidity scenarios need it
+        parse_liquidity(raw, sc)
+    return sc
 
 
 def _parse_groups(agents: Any, venues: dict, home: str, instruments: dict, assets: dict, latency: dict,

@@ -112,14 +112,22 @@ class SimVenue:
         kernel: the run's event loop.
         instruments, fee_tiers, default_stp: as for :class:`exchange.Engine`.
         keep_ns: how far back the tape must answer reads (>= the largest feed latency).
+        engine: an engine-like venue to use instead of a new :class:`Engine` (a shared-liquidity hub,
+            ``exchange.liquidity.MirroredVenue`` or ``PooledVenue``: the engine's commands and reads, plus
+            liquidity commands and events); ``instruments`` etc. are then ignored.
+
+    ``on_events``: if set, called with each command and its events after they are routed (the shared-liquidity
+    shell carries out the hub's outbound intents there); None for a plain venue (one attribute test).
     """
 
     def __init__(self, name: str, kernel: Kernel, instruments: Iterable[Instrument],
                  fee_tiers: dict[int, FeeTier] | None = None, default_stp: STP = STP.EXPIRE_MAKER,
-                 keep_ns: int = 10_000_000_000) -> None:
+                 keep_ns: int = 10_000_000_000, engine: Any = None) -> None:
         self.name: str = name
         self.kernel: Kernel = kernel
-        self.engine: Engine = Engine(list(instruments), fee_tiers=fee_tiers, default_stp=default_stp)
+        self.engine: Any = (engine if engine is not None
+                            else Engine(list(instruments), fee_tiers=fee_tiers, default_stp=default_stp))
+        self.on_events: Callable[[Any, list[Any]], None] | None = None
         self.journal: InMemoryJournal = InMemoryJournal()
         # One bound method shared by every client as its command's kernel action (not one each).
         self.submit_action: Callable[[Any], None] = self.submit
@@ -174,6 +182,8 @@ class SimVenue:
         events = self.engine.handle(command)
         self.n_commands += 1
         self._route(events)
+        if self.on_events is not None:
+            self.on_events(command, events)
 
     def flush_journal(self) -> InMemoryJournal:
         """Append the open batch to the journal as one frame; return the journal (complete up to now)."""
@@ -191,6 +201,8 @@ class SimVenue:
         events = self.engine.handle(command)
         self.n_commands += 1
         self._route(events)
+        if self.on_events is not None:
+            self.on_events(command, events)
         return events
 
     def _route(self, events: list[Any]) -> None:

@@ -5,6 +5,7 @@ parameters, defaults and checks.
 """
 from __future__ import annotations
 
+from .arbitrage import Arbitrageur
 from .base import Agent, AgentContext
 from .execution import ScheduledExecution
 from .market_maker import MarketMaker
@@ -24,4 +25,5 @@ KINDS: dict[str, type[Agent]] = {
     "value": ValueTrader,
     "execution": ScheduledExecution,
     "metaorders": MetaOrderTraders,
+    "arbitrage": Arbitrageur,
 }

@@ -69,6 +69,47 @@ class Fundamental:
         self.activity = 1.0
         self._update_activity()
         self.jumps = 0
+        # Views of this process in other venues' ticks (a partner with a finer tick): same path, scaled.
+        self.scale: float = 1.0
+        self.followers: list[Fundamental] = []
+        # A scheduled collapse (crash): log-value drift per step and the steps it lasts.
+        self.crash_dlog: float = 0.0
+        self.crash_steps: int = 0
+        # A follower's local premium: log(value / (scale * leader's value)), an OU process (0: none).
+        self.premium: float = 0.0
+        self.premium_decay: float = 1.0
+        self.premium_shock: float = 0.0
+
+    def follower(self, scale: float, premium_sigma: float = 0.0, premium_half_life_s: float = 0.0,
+                 draws: Draws | None = None) -> "Fundamental":
+        """A view of this process for another venue: in a unit ``scale`` times finer, and optionally with
+        a venue-local premium (segmented demand, the kimchi premium): ``value = scale * V * exp(P)``, ``P``
+        an OU process of stationary standard deviation ``premium_sigma`` (log units) and half-life
+        ``premium_half_life_s``, drawn from ``draws`` (the venue's own stream). It has no clock of its own:
+        this process updates it every step, after its own move."""
+        own = draws if draws is not None else self.draws
+        # The constructor with no volatility components and no jumps draws nothing from the stream.
+        f = Fundamental(self.kernel, own, start_price=self.value * scale,
+                        sigma_per_min=self.sigma_dt / math.sqrt(self.dt_ns / 60e9), half_life_s=0.0,
+                        vol_timescales_s=[], vol_of_vol=0.0, jump_rate_per_hour=0.0, jump_sigma=0.0,
+                        dt_ns=self.dt_ns)
+        f.scale = scale
+        f.activity = self.activity
+        if premium_sigma > 0 and draws is not None and premium_half_life_s > 0:
+            a = math.exp(-math.log(2) * (self.dt_ns / 1e9) / premium_half_life_s)
+            f.premium_decay = a
+            f.premium_shock = premium_sigma * math.sqrt(1.0 - a * a)
+            f.premium = draws.normal(0.0, premium_sigma)   # from the stationary law: no warm-up
+            f.value = self.value * scale * math.exp(f.premium)
+        self.followers.append(f)
+        return f
+
+    def crash(self, drop: float, over_ns: int) -> None:
+        """Collapse the value by the fraction ``drop`` (0.99: to 1%) spread evenly over ``over_ns`` from the
+        next step on, on top of its own moves; the mean-reversion anchor falls with it (no rebound)."""
+        steps = max(1, over_ns // self.dt_ns)
+        self.crash_dlog = math.log(1.0 - drop) / steps
+        self.crash_steps = steps
 
     def _update_activity(self) -> None:
         self.activity = math.exp(sum(self.x) - self.s2)
@@ -87,8 +128,19 @@ class Fundamental:
         if self.jump_p and d.uniform() < self.jump_p * act:
             dlog += d.normal(0.0, self.jump_sigma)
             self.jumps += 1
+        if self.crash_steps:
+            self.crash_steps -= 1
+            dlog += self.crash_dlog
+            self.log_v0 += self.crash_dlog
         self.log_v += dlog
         self.value = math.exp(self.log_v)
+        for f in self.followers:
+            if f.premium_shock:
+                f.premium = f.premium_decay * f.premium + f.premium_shock * f.draws.normal()
+            f.log_v = self.log_v + math.log(f.scale) + f.premium
+            f.value = math.exp(f.log_v)
+            f.activity = act
+            f.jumps = self.jumps
         k = self.kernel
         k.at(k.now + self.dt_ns, self._step)   # dt_ns > 0 (validated by the scenario)
 
