@@ -18,11 +18,13 @@ from .events import (OUTBOUND, ChildRouted, ExposureBooked, ObligationBooked, Or
                      PartnerStateChanged, RoutedFill, RouteEnded, SettlementCompleted, SettlementMissed,
                      SettlementStarted)
 from .health import Health
+from .mirrored import MirroredVenue
+from .pooled import PooledVenue
 
 __all__ = [
     "LIQUIDITY_COMMAND_TYPES", "ChildFilled", "ChildRejected", "PartnerHeartbeat", "PartnerQuote",
     "PartnerStatus", "SettleDue", "SettlementDone", "SettlementFailed", "ConfigError", "PartnerSpec",
     "SharingConfig", "OUTBOUND", "ChildRouted", "ExposureBooked", "ObligationBooked", "OrderRefused",
     "PartnerStateChanged", "RoutedFill", "RouteEnded", "SettlementCompleted", "SettlementMissed",
-    "SettlementStarted", "Health",
+    "SettlementStarted", "Health", "MirroredVenue", "PooledVenue",
 ]
