@@ -5,7 +5,8 @@ Model (all integers, home ticks and lots):
 
 - ``home_*``: the home engine's L2, a projection of its BookUpdated events;
 - ``mirror_*``: per price, the partners' *shown* quantity (the hub computes it: fresh snapshots of
-  routable partners, haircut, less what children in flight reserved, capped by what the hub could route);
+  routable partners, haircut, less what children in flight reserved, capped by what the hub could route),
+  kept as a running total that each venue's change of shown levels moves (:meth:`SymbolBook.shift_mirror`);
 - a mirrored level that would cross or lock the home engine's own opposite best is *hidden* (a mirrored
   bid at or above the home best ask, a mirrored ask at or below the home best bid): the hub does not take
   it actively, and resting home orders are never routed to it;
@@ -26,7 +27,7 @@ continue from the engine's.
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from typing import Callable
 
 from exchange.engine import Depth
@@ -196,21 +197,37 @@ class SymbolBook:
                 self.touched_asks.update(prices[min(j_old, j_new):max(j_old, j_new)])
             self.home_bid = bid_i
 
-    def set_mirror(self, bids: dict[int, int], asks: dict[int, int]) -> None:
-        """Replace the shown mirrored quantities (price -> lots, zeros absent); changed prices are touched.
-        O(m log m)."""
-        for old, new, touched in ((self.mirror_bids, bids, self.touched_bids),
-                                  (self.mirror_asks, asks, self.touched_asks)):
-            for p, q in old.items():
-                if new.get(p, 0) != q:
-                    touched.add(p)
-            for p in new:
-                if p not in old:
-                    touched.add(p)
-        self.mirror_bids = bids
-        self.mirror_asks = asks
-        self.bid_prices = sorted(bids)
-        self.ask_prices = sorted(asks)
+    def shift_mirror(self, bid: bool, old: dict[int, int], new: dict[int, int]) -> None:
+        """One venue's shown levels of a side went from ``old`` to ``new`` (price -> lots, zeros absent):
+        move the mirrored totals by the difference; the prices it changes are touched, the sorted price
+        list gains or loses only the prices that appear or vanish. O(changed levels x log m) plus a list
+        insertion or removal per appearing or vanishing price."""
+        if bid:
+            mirror, prices, touched = self.mirror_bids, self.bid_prices, self.touched_bids
+        else:
+            mirror, prices, touched = self.mirror_asks, self.ask_prices, self.touched_asks
+        for p, q in old.items():
+            d = new.get(p, 0) - q
+            if d:
+                self._shift(mirror, prices, p, d)
+                touched.add(p)
+        for p, q in new.items():
+            if p not in old:
+                self._shift(mirror, prices, p, q)
+                touched.add(p)
+
+    @staticmethod
+    def _shift(mirror: dict[int, int], prices: list[int], p: int, d: int) -> None:
+        was = mirror.get(p, 0)
+        now = was + d
+        assert now >= 0, f"mirrored level {p} would go negative ({was} {d:+})"
+        if now:
+            mirror[p] = now
+            if not was:
+                insort(prices, p)
+        else:
+            del mirror[p]
+            del prices[bisect_left(prices, p)]
 
     # ---------------------------------------------------------------- the published book
     def visible_bid(self, p: int) -> int:

@@ -23,7 +23,8 @@ liquidity command (:mod:`.commands`) and returns events, deterministically and w
   the venues that failed this order; what is not routed goes home: GTC rests, IOC/FOK fill what home has
   within the limit, MARKET takes home liquidity; RouteEnded says REROUTED, RESTED or EXPIRED).
 - **Health** (:mod:`.mirrored_links`): the kill switch pulls a partner whose heartbeat is older than
-  ``heartbeat_timeout_ns`` at any command; a stale feed pulls a snapshot; DOWN and DEFAULTED pull at
+  ``heartbeat_timeout_ns`` at any command (a PartnerStateChanged with reason HEARTBEAT_TIMEOUT every time
+  it trips, even for a partner already unroutable); a stale feed pulls a snapshot; DOWN and DEFAULTED pull at
   once, DEFAULTED also books the exposure. Children already in flight are honoured as reported.
 - **Not routed**: AmendOrder (an amend that crosses trades at home), and nothing the hub does actively:
   mirrored levels that cross each other (two partners' prices apart by more than their spreads) stay
@@ -94,6 +95,8 @@ _IOC: Final = TimeInForce.IOC
 _FOK: Final = TimeInForce.FOK
 ALL_LEVELS: Final = 1 << 62
 _ENGINE_TYPES: Final = frozenset(COMMAND_TYPES.values())
+_EMPTY: Final[dict[int, int]] = {}   # "shows nothing"; never stored, never changed
+_NOTHING_SHOWN: Final[list[dict[int, int]]] = []
 
 
 class MirroredVenue:
@@ -486,32 +489,46 @@ class MirroredVenue:
 
     # ================================================================== the mirror
     def _refresh(self, symbol: str) -> None:
-        """Recompute what the consolidated book shows of the partners for ``symbol``. O(L log L)."""
+        """Recompute what the consolidated book shows of the partners for ``symbol``. Only the venues whose
+        shown levels changed move the consolidated totals (a quote usually changes one venue's);
+        O(venues) when routing capacity does not bind, else O(L log L) for the display walk."""
         sb = self._books[symbol]
         inst = self.engine.instruments[symbol]
         k, lot = inst.quote_units_per_tick_lot, inst.lot_units
-        totals: list[dict[int, int]] = [{}, {}]   # [bids, asks]
+        links = self._symbol_links[symbol]
+        new_asks = new_bids = _NOTHING_SHOWN
         for buys in (True, False):
             venues = venue_sides(self, symbol, buys, 0, [], False)
-            shown = display_walk(venues, shared_limits(self, symbol, buys)(), buys, k, lot) if venues else {}
-            total = totals[1 if buys else 0]
-            for link in self._symbol_links[symbol]:
-                levels = shown.get(link.index, {})
-                snap = link.snaps[symbol]
-                if buys:
-                    snap.shown_asks = levels
-                else:
-                    snap.shown_bids = levels
-                for p, q in levels.items():
-                    total[p] = total.get(p, 0) + q
+            if venues:
+                shown = display_walk(venues, shared_limits(self, symbol, buys)(), buys, k, lot)
+                new = [shown.get(link.index, _EMPTY) for link in links]
+            else:
+                new = [_EMPTY] * len(links)
+            if buys:
+                new_asks = new
+            else:
+                new_bids = new
         if not sb.active:
-            if not totals[0] and not totals[1]:
+            if not any(new_asks) and not any(new_bids):
+                for link in links:   # a passive book shows nothing: nothing to move but empty dicts
+                    snap = link.snaps[symbol]
+                    snap.shown_asks = {}
+                    snap.shown_bids = {}
                 return
             bid, ask = self.engine.best_bid_ask(symbol)
             sb.activate(self.engine.depth(symbol, ALL_LEVELS), bid, ask)
         bid, ask = self.engine.best_bid_ask(symbol)
         sb.set_home_best(bid, ask)   # kept only while a mirror is shown; catch up before showing one
-        sb.set_mirror(totals[0], totals[1])
+        for link, asks, bids in zip(links, new_asks, new_bids):
+            snap = link.snaps[symbol]
+            old = snap.shown_asks
+            if asks is not old and asks != old:
+                sb.shift_mirror(False, old, asks)
+                snap.shown_asks = asks if asks is not _EMPTY else {}
+            old = snap.shown_bids
+            if bids is not old and bids != old:
+                sb.shift_mirror(True, old, bids)
+                snap.shown_bids = bids if bids is not _EMPTY else {}
         self._dirty.add(symbol)
 
     def _refresh_all(self) -> None:

@@ -175,7 +175,9 @@ def advance(hub: "MirroredVenue", now: int, out: list) -> None:
                 snap.fresh = False
                 stale.append(symbol)
         if reason or stale:
-            restate(hub, link, now, reason or "QUOTE_STALE", out, stale)
+            # The kill switch is reported even when it changes neither health nor routability (a partner
+            # already STALE, DOWN or DEFAULTED): the health timeline must show when it tripped.
+            restate(hub, link, now, reason or "QUOTE_STALE", out, stale, bool(reason))
     hub._deadline = next_deadline(hub)
 
 
@@ -186,10 +188,11 @@ def next_deadline(hub: "MirroredVenue") -> int:
 
 
 def restate(hub: "MirroredVenue", link: PartnerLink, ts: int, reason: str, out: list,
-            symbols: list[str]) -> None:
-    """Re-derive a partner's health; report a change; refresh the mirror of what it affects."""
+            symbols: list[str], report: bool = False) -> None:
+    """Re-derive a partner's health; report a change (``report``: report it even if unchanged); refresh
+    the mirror of what it affects."""
     health, routable = link.derived()
-    if health != link.health or routable != link.routable:
+    if health != link.health or routable != link.routable or report:
         if routable != link.routable:
             symbols = list(link.snaps)
         link.health, link.routable = health, routable

@@ -28,7 +28,7 @@ from .config import PartnerSpec
 from .health import Health
 from .units import Scale
 
-__all__ = ["Snapshot", "PartnerLink", "NO_TIME", "NEVER"]
+__all__ = ["SideView", "Snapshot", "PartnerLink", "NO_TIME", "NEVER"]
 
 NO_TIME: Final = -(1 << 63)   # "never": no heartbeat or snapshot yet (any real time is later)
 NEVER: Final = 1 << 63        # a deadline that never comes
@@ -38,15 +38,38 @@ _DOWN: Final = Health.DOWN
 _DEFAULTED: Final = Health.DEFAULTED
 
 
+class SideView:
+    """One side of a snapshot less reservations: ``levels`` best first, the same as a dict (``level_map``,
+    what the consolidated book shows of it when routing capacity does not bind), and the totals
+    :func:`exchange.liquidity.router.display_walk` checks capacity with (lots, sum of price x lots).
+    Immutable by convention: shared between the snapshot, the router and ``Snapshot.shown_*``."""
+
+    __slots__ = ("levels", "level_map", "lots", "price_lots")
+
+    def __init__(self, levels: list[tuple[int, int]]) -> None:
+        self.levels: list[tuple[int, int]] = levels
+        self.level_map: dict[int, int] = dict(levels)
+        lots = 0
+        price_lots = 0
+        for p, q in levels:
+            lots += q
+            price_lots += p * q
+        self.lots: int = lots
+        self.price_lots: int = price_lots
+
+
 class Snapshot:
     """A partner's last depth of one symbol, converted to home units with the haircut applied.
 
     ``bids``/``asks``: home price -> home lots as the partner showed them. ``reserved_*``: lots children in
     flight took from a level, subtracted until the next snapshot replaces this one. ``shown_*``: what the
-    consolidated book shows of this venue (capacity-capped; empty while not fresh or not routable)."""
+    consolidated book shows of this venue (capacity-capped; empty while not fresh or not routable).
+
+    The dicts are replaced, never changed in place, once handed out (``shown_*`` may be the very dict
+    :meth:`side` returned), so the hub can tell an unchanged side by identity."""
 
     __slots__ = ("symbol", "scale", "venue_ts", "bids", "asks", "reserved_bids", "reserved_asks",
-                 "shown_bids", "shown_asks", "fresh")
+                 "shown_bids", "shown_asks", "fresh", "_side_bids", "_side_asks")
 
     def __init__(self, symbol: str, scale: Scale) -> None:
         self.symbol: str = symbol
@@ -59,6 +82,9 @@ class Snapshot:
         self.shown_bids: dict[int, int] = {}
         self.shown_asks: dict[int, int] = {}
         self.fresh: bool = False
+        # What side() computes, kept until the levels or reservations of that side change.
+        self._side_bids: SideView | None = None
+        self._side_asks: SideView | None = None
 
     def replace(self, venue_ts: int, bids: dict[int, int], asks: dict[int, int], fresh: bool) -> None:
         self.venue_ts = venue_ts
@@ -67,17 +93,39 @@ class Snapshot:
         self.reserved_bids = {}
         self.reserved_asks = {}
         self.fresh = fresh
+        self._side_bids = None
+        self._side_asks = None
 
     def available(self, bid: bool) -> list[tuple[int, int]]:
-        """The snapshot's levels of one side less reservations, best first (zeros dropped)."""
-        levels, reserved = (self.bids, self.reserved_bids) if bid else (self.asks, self.reserved_asks)
-        out = [(p, q - reserved.get(p, 0)) for p, q in levels.items()]
-        out = [lv for lv in out if lv[1] > 0]
-        out.sort(reverse=bid)
-        return out
+        """The snapshot's levels of one side less reservations, best first (zeros dropped). The list is
+        shared (cached): do not change it."""
+        return self.side(bid).levels
+
+    def side(self, bid: bool) -> "SideView":
+        """One side less reservations, computed once per change of its levels or reservations."""
+        view = self._side_bids if bid else self._side_asks
+        if view is None:
+            levels, reserved = (self.bids, self.reserved_bids) if bid else (self.asks, self.reserved_asks)
+            if reserved:
+                out = [(p, q - reserved.get(p, 0)) for p, q in levels.items()]
+                out = [lv for lv in out if lv[1] > 0]
+            else:
+                out = [lv for lv in levels.items() if lv[1] > 0]
+            out.sort(reverse=bid)
+            view = SideView(out)
+            if bid:
+                self._side_bids = view
+            else:
+                self._side_asks = view
+        return view
 
     def reserve(self, bid: bool, price: int, lots: int) -> None:
-        reserved = self.reserved_bids if bid else self.reserved_asks
+        if bid:
+            reserved = self.reserved_bids
+            self._side_bids = None
+        else:
+            reserved = self.reserved_asks
+            self._side_asks = None
         reserved[price] = reserved.get(price, 0) + lots
 
     def state(self) -> dict:

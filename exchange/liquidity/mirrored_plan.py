@@ -148,8 +148,11 @@ def venue_sides(hub: "MirroredVenue", symbol: str, buys: bool, limit: int, exclu
                 levels = sorted(((p, q) for p, q in snap.shown_bids.items()
                                  if (not sb.home_ask or p < sb.home_ask) and (not limit or p >= limit)),
                                 reverse=True)
+            level_map: dict[int, int] | None = None
+            lots = price_lots = -1
         else:
-            levels = snap.available(not buys)
+            view = snap.side(not buys)
+            levels, level_map, lots, price_lots = view.levels, view.level_map, view.lots, view.price_lots
         if not levels:
             continue
         spec = link.spec
@@ -159,7 +162,8 @@ def venue_sides(hub: "MirroredVenue", symbol: str, buys: bool, limit: int, exclu
         out.append(VenueSide(link.name, link.index, spec.taker_bps, max(spec.maker_bps, spec.taker_bps),
                              levels, link.spend_left(spend), hub.config.max_child_notional,
                              pinst.max_qty_lots // scale.lot_ratio,
-                             -(-pinst.min_qty_lots // scale.lot_ratio), pinst.min_notional))
+                             -(-pinst.min_qty_lots // scale.lot_ratio), pinst.min_notional,
+                             level_map, lots, price_lots))
     return out
 
 

@@ -64,11 +64,12 @@ class VenueSide:
     and the limits a child there must respect (see the module docstring)."""
 
     __slots__ = ("venue", "index", "taker_bps", "hold_bps", "levels", "spend_left", "max_notional",
-                 "max_lots", "min_lots", "min_notional")
+                 "max_lots", "min_lots", "min_notional", "level_map", "lots", "price_lots")
 
     def __init__(self, venue: str, index: int, taker_bps: int, hold_bps: int, levels: list[tuple[int, int]],
                  spend_left: int, max_notional: int, max_lots: int, min_lots: int = 1,
-                 min_notional: int = 0) -> None:
+                 min_notional: int = 0, level_map: dict[int, int] | None = None, lots: int = -1,
+                 price_lots: int = -1) -> None:
         self.venue: str = venue
         self.index: int = index
         self.taker_bps: int = taker_bps
@@ -79,6 +80,25 @@ class VenueSide:
         self.max_lots: int = max_lots          # home lots
         self.min_lots: int = min_lots          # home lots
         self.min_notional: int = min_notional  # quote ledger units, at the child's limit price
+        # Optional, precomputed by the caller (a snapshot side's cache): ``dict(levels)`` (shared, never
+        # changed), the sum of the levels' lots and of price x lots; -1 / None: computed here.
+        self.level_map: dict[int, int] | None = level_map
+        self.lots: int = lots
+        self.price_lots: int = price_lots
+
+    def fits(self, price: int, lots: int, cum_lots: int, cum_notional: int, taker_buys: bool, k: int,
+             lot: int) -> bool:
+        """``room(...) >= lots``, decided without computing the room (no search for the fee's rounding)."""
+        total = cum_lots + lots
+        if total > self.max_lots:
+            return False
+        if taker_buys:
+            n = price * k * total
+            if n + fee(n, self.hold_bps) > self.spend_left:
+                return False
+        elif total * lot > self.spend_left:
+            return False
+        return not self.max_notional or cum_notional + price * k * lots <= self.max_notional
 
     def room(self, price: int, cum_lots: int, cum_notional: int, taker_buys: bool, k: int, lot: int) -> int:
         """Lots this venue's child can add at ``price`` (its new worst price) beyond ``cum_lots``."""
@@ -109,6 +129,12 @@ class Shared:
             room = min(room, self.inventory_room // lot)
         return room
 
+    def fits(self, price: int, lots: int, taker_buys: bool, k: int, lot: int) -> bool:
+        """``room(...) >= lots`` without the divisions."""
+        if (lots * lot if taker_buys else price * lots * k) > self.home_left:
+            return False
+        return self.inventory_room < 0 or lots * lot <= self.inventory_room
+
     def take(self, price: int, lots: int, taker_buys: bool, k: int, lot: int) -> None:
         self.home_left -= lots * lot if taker_buys else price * lots * k
         if self.inventory_room >= 0:
@@ -126,21 +152,51 @@ def display_walk(venues: list[VenueSide], shared: Shared, taker_buys: bool, k: i
                  lot: int) -> dict[int, dict[int, int]]:
     """What each venue can show on one side of a symbol: its levels capped by routing capacity, walked in
     routing order so that an order taking the displayed levels best first always fits. Returns venue
-    index -> {price: lots} (zero levels absent). O(L log L) for L levels."""
+    index -> {price: lots} (zero levels absent; when nothing binds, a venue's ``level_map`` itself if it
+    has one: do not change the dicts). O(L log L) for L levels, O(venues) when nothing binds and the
+    venues carry their totals."""
     if _fits_whole(venues, shared, taker_buys, k, lot):
-        return {v.index: dict(v.levels) for v in venues}
+        return {v.index: v.level_map if v.level_map is not None else dict(v.levels) for v in venues}
     by_index = {v.index: v for v in venues}
     cum: dict[int, int] = {v.index: 0 for v in venues}
     cum_n: dict[int, int] = {v.index: 0 for v in venues}
     shown: dict[int, dict[int, int]] = {v.index: {} for v in venues}
-    for _, i, p, q in _merged(venues, taker_buys):
+    merged = _merged(venues, taker_buys)
+    # Skipping levels that would show 0 (the result is the plain walk's). With a venue's fills fixed, its
+    # room and the shared room never grow with the price (a dearer ask costs more prefund and notional, a
+    # dearer bid more home quote and notional), so a room gone at the lowest price still to come is gone
+    # for good: for a buy that is the current ask (asks come in rising order), for a sell the venue's
+    # last bid or, for the shared room, the lowest bid of any venue (the shared buy room has no price).
+    lowest = min(p for _, _, p, _ in merged)
+    done: set[int] = set()
+    for _, i, p, q in merged:
+        if i in done:
+            continue
         v = by_index[i]
-        x = min(q, v.room(p, cum[i], cum_n[i], taker_buys, k, lot), shared.room(p, taker_buys, k, lot))
-        if x > 0:
-            shown[i][p] = x
-            cum[i] += x
-            cum_n[i] += p * x * k
-            shared.take(p, x, taker_buys, k, lot)
+        if v.fits(p, q, cum[i], cum_n[i], taker_buys, k, lot) and shared.fits(p, q, taker_buys, k, lot):
+            # The common case: the level fits in full (the rooms below would both be >= q).
+            shown[i][p] = q
+            cum[i] += q
+            cum_n[i] += p * q * k
+            shared.take(p, q, taker_buys, k, lot)
+            continue
+        vroom = v.room(p, cum[i], cum_n[i], taker_buys, k, lot)
+        if vroom <= 0:
+            if taker_buys or v.room(v.levels[-1][0], cum[i], cum_n[i], taker_buys, k, lot) <= 0:
+                done.add(i)
+                if len(done) == len(venues):
+                    break
+            continue
+        sroom = shared.room(p, taker_buys, k, lot)
+        if sroom <= 0:
+            if taker_buys or shared.room(lowest, taker_buys, k, lot) <= 0:
+                break
+            continue
+        x = min(q, vroom, sroom)
+        shown[i][p] = x
+        cum[i] += x
+        cum_n[i] += p * x * k
+        shared.take(p, x, taker_buys, k, lot)
     return shown
 
 
@@ -151,11 +207,15 @@ def _fits_whole(venues: list[VenueSide], shared: Shared, taker_buys: bool, k: in
     total_lots = 0
     total_notional = 0
     for v in venues:
-        lots = 0
-        notional = 0
-        for p, q in v.levels:
-            lots += q
-            notional += p * q * k
+        lots = v.lots
+        if lots >= 0:
+            notional = v.price_lots * k
+        else:
+            lots = 0
+            notional = 0
+            for p, q in v.levels:
+                lots += q
+                notional += p * q * k
         if v.room(v.levels[-1][0], 0, 0, taker_buys, k, lot) < lots or (v.max_notional and notional > v.max_notional):
             return False
         total_lots += lots

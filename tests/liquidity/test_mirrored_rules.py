@@ -381,6 +381,34 @@ def test_a_frozen_feed_makes_the_partner_stale_and_a_fresh_quote_brings_it_back(
     assert w.hub.depth(SYMBOL).asks == [(1001, 5)]
 
 
+def test_the_kill_switch_is_reported_even_for_a_partner_already_stale_or_down():
+    w = funded(World(venues=("alpha",)), USER)   # quotes stale after 2 s, heartbeat dead after 3 s
+    w.heartbeat("alpha")
+    w.maker("alpha", 11, SELL, 1001, 5)
+    w.quote("alpha")
+    start = w.now
+    w.now = start + 2_000 * MS + 1                          # the feed froze: STALE, unroutable
+    ev = w.home_deposit(USER, "USDT", 1)
+    assert [(e.health, e.routable, e.reason) for e in w.of(ev, PartnerStateChanged)] == [
+        (Health.STALE, False, "QUOTE_STALE")]
+    w.now = start + 3_000 * MS + 1                          # then the heartbeat stops too
+    ev = w.home_deposit(USER, "USDT", 1)
+    assert [(e.ts_ns, e.health, e.routable, e.reason) for e in w.of(ev, PartnerStateChanged)] == [
+        (w.now, Health.STALE, False, "HEARTBEAT_TIMEOUT")]
+    assert w.hub.health("alpha") == (Health.STALE, False) and w.hub.depth(SYMBOL).asks == []
+    w.now += 10_000 * MS                                    # tripped once: nothing more to report
+    assert not w.of(w.home_deposit(USER, "USDT", 1), PartnerStateChanged)
+    # Announced DOWN first, heartbeat lost later: the trip is reported under the announced health.
+    w.heartbeat("alpha")
+    w.quote("alpha")
+    assert w.hub.health("alpha") == (Health.UP, True)
+    w.status("alpha", Health.DOWN)
+    w.now += 3_000 * MS + 1
+    ev = w.home_deposit(USER, "USDT", 1)
+    assert [(e.health, e.routable, e.reason) for e in w.of(ev, PartnerStateChanged)] == [
+        (Health.DOWN, False, "HEARTBEAT_TIMEOUT")]
+
+
 def test_default_pulls_the_partner_books_exposure_and_honours_late_reports():
     w = alpha_world(quote_max_age_ns=10**15, heartbeat_timeout_ns=10**15)
     w.order(SELLER, SELL, 1000, 1)
