@@ -29,7 +29,8 @@ from sim.compare.stats import fmt_ci, paired, summarize
 __all__ = ["run_compare", "aggregate", "run_task", "ZI_SCENARIO", "HEADLINE", "CompareError"]
 
 ZI_SCENARIO = "zi-pool"
-HEADLINE = (("spread_bps", "quoted spread (bps)"), ("effective_spread_bps", "effective spread (bps)"),
+HEADLINE = (("spread_bps", "quoted spread (bps)"), ("crossed_share", "book crossed (share of time)"),
+            ("effective_spread_bps", "effective spread (bps)"),
             ("depth_10", "depth ±10 bps (quote)"), ("depth_50", "depth ±50 bps (quote)"),
             ("depth_100", "depth ±100 bps (quote)"), ("fill_ratio", "routed fill ratio"),
             ("trade_through_rate", "trade-through rate"), ("dispersion_p50_bps", "dispersion p50 (bps)"),

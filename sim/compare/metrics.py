@@ -91,8 +91,10 @@ def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
 def quoted_spread(l1: dict, start_ns: int, end_ns: int) -> dict:
     """Time-weighted quoted spread (ask − bid) / mid in bps, and in ticks, over [start, end).
 
-    Returns ``{"mean_bps", "median_bps", "mean_ticks", "median_ticks", "two_sided"}`` where ``two_sided`` is
-    the share of the window with both sides quoted (the rest is left out of the averages)."""
+    Returns ``{"mean_bps", "median_bps", "mean_ticks", "median_ticks", "two_sided", "crossed"}`` where
+    ``two_sided`` is the share of the window with both sides quoted (the rest is left out of the averages)
+    and ``crossed`` the share of the two-sided time with ask <= bid (a consolidated book of venues whose
+    prices differ by more than their spreads, kept apart by fees, shows crossed)."""
     _window(start_ns, end_ns)
     bid, ask, dur = _l1_intervals(l1, start_ns, end_ns)
     ok = (bid > 0) & (ask > 0) & (dur > 0)
@@ -102,10 +104,11 @@ def quoted_spread(l1: dict, start_ns: int, end_ns: int) -> dict:
     total = float(w.sum())
     if total <= 0:
         nan = math.nan
-        return {"mean_bps": nan, "median_bps": nan, "mean_ticks": nan, "median_ticks": nan, "two_sided": 0.0}
+        return {"mean_bps": nan, "median_bps": nan, "mean_ticks": nan, "median_ticks": nan, "two_sided": 0.0,
+                "crossed": nan}
     return {"mean_bps": float((bps * w).sum() / total), "median_bps": _weighted_median(bps, w),
             "mean_ticks": float((spread_t * w).sum() / total), "median_ticks": _weighted_median(spread_t, w),
-            "two_sided": total / (end_ns - start_ns)}
+            "two_sided": total / (end_ns - start_ns), "crossed": float(w[spread_t <= 0].sum() / total)}
 
 
 def spread_on_grid(l1: dict, grid_ns: np.ndarray) -> np.ndarray:
@@ -137,13 +140,17 @@ def execution_prices(ex: dict, quote_units_per_lot_tick: float) -> tuple[np.ndar
 
 
 def effective_spread(ex: dict, quote_units_per_lot_tick: float, start_ns: int, end_ns: int) -> dict:
-    """Effective spread 2·|p − mid_arrival| / mid_arrival in bps over taker orders that filled in
-    [start, end): ``{"mean_bps"`` (volume-weighted), ``"median_bps"``, ``"n"}``."""
+    """Effective spread 2·D·(p − mid_arrival) / mid_arrival in bps (D = +1 for a buy, −1 for a sell) over
+    taker orders that filled in [start, end): ``{"mean_bps"`` (volume-weighted), ``"median_bps"``, ``"n"}``.
+
+    Signed, as Bessembinder's definition: a fill better than the arrival mid (a routed buy at a partner
+    whose ask sits below the home mid) lowers it; the unsigned 2·|p − mid| would count that price
+    improvement as a cost."""
     _window(start_ns, end_ns)
     rows, _, cost = execution_prices(ex, quote_units_per_lot_tick)
     ts = np.asarray(ex["ts_ns"], dtype=np.int64)[rows]
     keep = (ts >= start_ns) & (ts < end_ns)
-    eff = 2.0 * np.abs(cost[keep])
+    eff = 2.0 * cost[keep]
     vol = np.asarray(ex["filled_lots"], dtype=np.float64)[rows][keep]
     if len(eff) == 0:
         return {"mean_bps": math.nan, "median_bps": math.nan, "n": 0}

@@ -5,7 +5,7 @@ Headline figures (flat, in ``summary["headline"]``, what ``bdax sim compare`` ag
 ==========================  =========================================================================
 ``spread_bps``              home, time-weighted quoted spread (what home users see: the consolidated
                             book under mirrored, the shared book under pooled)
-``effective_spread_bps``    home takers, volume-weighted 2|p − mid|/mid
+``effective_spread_bps``    home takers, volume-weighted signed 2·D·(p − mid)/mid
 ``depth_{10,50,100}``       home, median quote value within that many bps of mid, both sides
 ``slip_<Q>``                home, static slippage of a market order of quote value Q (bps)
 ``fill_ratio``              routed children: lots filled / lots sent (mirrored; n/a elsewhere)
@@ -211,6 +211,7 @@ def run_summary(run: LiquidityRun) -> dict:
     out["resilience"] = {name: M.resilience(l1, l2, ts, end, price_unit=unit, lot_size=lot)
                          for name, ts in events}
     head["spread_bps"] = spread["mean_bps"]
+    head["crossed_share"] = spread.get("crossed", math.nan)
     head["effective_spread_bps"] = out["effective_spread"]["mean_bps"]
     for b in (10, 50, 100):
         head[f"depth_{b}"] = depth["total"][str(b)]

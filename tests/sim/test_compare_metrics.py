@@ -163,3 +163,18 @@ def test_zi_check_verdicts():
     agree = L.zi_check(p, 4, single, {s: v * pred for s, v in single.items()})
     assert agree["agree"] and agree["predicted_cut"] == pytest.approx(0.35, abs=0.01)
     assert not L.zi_check(p, 4, single, dict(single))["agree"]
+
+
+def test_effective_spread_is_signed_so_price_improvement_lowers_it():
+    q = 10
+    # A buy filled below the arrival mid (routed to a cheaper partner) improves on the mid: -100 bps.
+    ex = _ex([(1, 1, 10, 10, 10 * 99 * q, 200, 10, 1), (2, 2, 10, 10, 10 * 99 * q, 200, 0, 1)])
+    eff = M.effective_spread(ex, q, 0, 10)
+    assert eff["mean_bps"] == pytest.approx((-200 * 10 + 200 * 10) / 20)
+
+
+def test_quoted_spread_reports_the_share_of_time_the_book_is_crossed():
+    book = l1([(0, 99, 1, 101, 1), (10 * NS, 101, 1, 100, 1), (20 * NS, 100, 1, 100, 1)])
+    s = M.quoted_spread(book, 0, 40 * NS)
+    assert s["crossed"] == pytest.approx(30 / 40)
+    assert s["mean_bps"] < 0
