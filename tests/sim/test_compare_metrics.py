@@ -177,4 +177,4 @@ def test_quoted_spread_reports_the_share_of_time_the_book_is_crossed():
     book = l1([(0, 99, 1, 101, 1), (10 * NS, 101, 1, 100, 1), (20 * NS, 100, 1, 100, 1)])
     s = M.quoted_spread(book, 0, 40 * NS)
     assert s["crossed"] == pytest.approx(30 / 40)
-    assert s["mean_bps"] < 0
+    assert s["mean_bps"] == pytest.approx((200 * 10 - 1 / 100.5 * 1e4 * 10) / 40)
