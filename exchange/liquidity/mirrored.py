@@ -65,11 +65,12 @@ from functools import partial
 from typing import Any, Callable, Final, Iterable
 
 from exchange.commands import COMMAND_TYPES, AmendOrder, Deposit, SubmitOrder, Withdraw, check_types
-from exchange.engine import Balance, Depth, Engine, FeeTier, OrderView
+from exchange.engine import Depth, Engine, FeeTier
 from exchange.enums import STP, OrderType, Side, TimeInForce
 from exchange.events import BalanceChanged, BookUpdated, OrderAccepted, OrderAmended, TradeExecuted
 from exchange.instruments import Instrument
 
+from .engine_reads import EngineReads
 from .commands import (ChildFilled, ChildRejected, PartnerHeartbeat, PartnerQuote, PartnerStatus, SettleDue,
                        SettlementDone, SettlementFailed)
 from .config import ConfigError, SharingConfig
@@ -99,7 +100,7 @@ _EMPTY: Final[dict[int, int]] = {}   # "shows nothing"; never stored, never chan
 _NOTHING_SHOWN: Final[list[dict[int, int]]] = []
 
 
-class MirroredVenue:
+class MirroredVenue(EngineReads):
     """The home venue under the mirrored model: an engine-like hub (see the module docstring).
 
     Args:
@@ -567,10 +568,6 @@ class MirroredVenue:
     def fee_account(self) -> int:
         return self.engine.fee_account
 
-    @property
-    def last_seq(self) -> int:
-        return self.engine.last_seq
-
     def depth(self, symbol: str, limit: int = 100) -> Depth:
         """The consolidated book's top ``limit`` levels per side."""
         sb = self._books.get(symbol)
@@ -602,37 +599,10 @@ class MirroredVenue:
                 out[link.name] = Depth(uid, bids, asks)
         return out
 
-    def l3(self, symbol: str) -> tuple[list[OrderView], list[OrderView]]:
-        return self.engine.l3(symbol)
-
-    def order(self, order_id: int, account: int | None = None) -> OrderView | None:
-        return self.engine.order(order_id, account)
-
-    def open_orders(self, account: int, symbol: str | None = None) -> list[OrderView]:
-        return self.engine.open_orders(account, symbol)
-
-    def balances(self, account: int) -> dict[str, Balance]:
-        return self.engine.balances(account)
-
-    def accounts(self) -> list[int]:
-        return self.engine.accounts()
-
-    def totals(self) -> dict[str, int]:
-        return self.engine.totals()
-
-    def net_deposits(self) -> dict[str, int]:
-        return self.engine.net_deposits()
-
     def external_net_deposits(self) -> dict[str, int]:
         """What the shells deposited less what they withdrew, per asset (the hub's own moves excluded)."""
         net = self.engine.net_deposits()
         return {a: net[a] + self._hub_withdrawn[a] - self._hub_deposited[a] for a in net}
-
-    def is_halted(self, symbol: str) -> bool:
-        return self.engine.is_halted(symbol)
-
-    def fee_tier(self, account: int) -> int | None:
-        return self.engine.fee_tier(account)
 
     def escrow(self) -> dict[str, int]:
         """Assets the hub holds outside engine balances (agency children in flight), per asset."""

@@ -62,12 +62,13 @@ from typing import Any
 
 from exchange.commands import (AmendOrder, CancelAll, CancelOrder, Deposit, HaltInstrument, ResumeInstrument,
                                SetFeeTier, SubmitOrder, Withdraw, check_types)
-from exchange.engine import Balance, Depth, Engine, FeeTier, OrderView
+from exchange.engine import Depth, Engine, FeeTier, OrderView
 from exchange.enums import STP, OrderType, Side, TimeInForce
 from exchange.events import (BalanceChanged, BookUpdated, OrderAccepted, OrderAmended, OrderCanceled, OrderExpired,
                              OrderRejected, TradeExecuted)
 from exchange.instruments import Instrument
 
+from .engine_reads import EngineReads
 from .commands import (ChildFilled, ChildRejected, PartnerHeartbeat, PartnerQuote, PartnerStatus, SettleDue,
                        SettlementDone, SettlementFailed)
 from .config import ConfigError, SharingConfig
@@ -121,7 +122,7 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-class PooledVenue:
+class PooledVenue(EngineReads):
     """The home venue's engine shared by every venue's customers, with obligations, credit and defaults.
 
     Args:
@@ -677,42 +678,12 @@ class PooledVenue:
         return pool_stats(self)
 
     # ------------------------------------------------------------------ engine reads
-    @property
-    def last_seq(self) -> int:
-        return self.engine.last_seq
 
     def depth(self, symbol: str, limit: int = 100) -> Depth:
         return self.engine.depth(symbol, limit)
 
     def best_bid_ask(self, symbol: str) -> tuple[int | None, int | None]:
         return self.engine.best_bid_ask(symbol)
-
-    def l3(self, symbol: str) -> tuple[list[OrderView], list[OrderView]]:
-        return self.engine.l3(symbol)
-
-    def order(self, order_id: int, account: int | None = None) -> OrderView | None:
-        return self.engine.order(order_id, account)
-
-    def open_orders(self, account: int, symbol: str | None = None) -> list[OrderView]:
-        return self.engine.open_orders(account, symbol)
-
-    def balances(self, account: int) -> dict[str, Balance]:
-        return self.engine.balances(account)
-
-    def accounts(self) -> list[int]:
-        return self.engine.accounts()
-
-    def totals(self) -> dict[str, int]:
-        return self.engine.totals()
-
-    def net_deposits(self) -> dict[str, int]:
-        return self.engine.net_deposits()
-
-    def is_halted(self, symbol: str) -> bool:
-        return self.engine.is_halted(symbol)
-
-    def fee_tier(self, account: int) -> int | None:
-        return self.engine.fee_tier(account)
 
     # ------------------------------------------------------------------ state and invariants
     def state(self) -> dict:
