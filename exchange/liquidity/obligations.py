@@ -35,7 +35,7 @@ and :meth:`default` (O(pairs + batches)).
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Hashable, NamedTuple, Sequence, TypeVar
 
 __all__ = ["Batch", "WriteOff", "ObligationLedger", "NET", "FEES"]
 
@@ -43,6 +43,7 @@ NET = "net"      # a batch settling the open net of a venue pair in one asset
 FEES = "fees"    # a batch remitting the fees a partner held for the pool operator
 
 Pair = tuple[str, str]
+K = TypeVar("K", bound=Hashable)
 
 
 class Batch(NamedTuple):
@@ -66,19 +67,9 @@ class WriteOff(NamedTuple):
     kind: str
 
 
-def _add(table: dict[str, dict[str, int]], key: str, asset: str, amount: int) -> None:
-    """table[key][asset] += amount, dropping zeros so that equal ledgers have equal states."""
-    inner = table.setdefault(key, {})
-    value = inner.get(asset, 0) + amount
-    if value:
-        inner[asset] = value
-    else:
-        inner.pop(asset, None)
-        if not inner:
-            del table[key]
-
-
-def _add_pair(table: dict[Pair, dict[str, int]], key: Pair, asset: str, amount: int) -> None:
+def _add(table: dict[K, dict[str, int]], key: K, asset: str, amount: int) -> None:
+    """table[key][asset] += amount, dropping zeros so that equal ledgers have equal states. Keys are venues
+    (usage, fees, claims) or (debtor, creditor) pairs (open and in-flight obligations)."""
     inner = table.setdefault(key, {})
     value = inner.get(asset, 0) + amount
     if value:
@@ -138,11 +129,11 @@ class ObligationLedger:
         owed_back = back.get(asset, 0) if back is not None else 0
         if owed_back:
             cut = owed_back if owed_back < amount else amount
-            _add_pair(self._open, (creditor, debtor), asset, -cut)
+            _add(self._open, (creditor, debtor), asset, -cut)
             _add(self._usage, creditor, asset, -cut)
             amount -= cut
         if amount:
-            _add_pair(self._open, (debtor, creditor), asset, amount)
+            _add(self._open, (debtor, creditor), asset, amount)
             _add(self._usage, debtor, asset, amount)
 
     def book_fee(self, venue: str, asset: str, amount: int) -> None:
@@ -167,7 +158,7 @@ class ObligationLedger:
             payer, payee = pair
             for asset, amount in sorted(self._open[pair].items()):
                 out.append(self._new_batch(payer, payee, asset, amount, NET))
-                _add_pair(self._inflight, pair, asset, amount)
+                _add(self._inflight, pair, asset, amount)
         self._open.clear()   # usage unchanged: max(0, open) moved, unchanged, into "in settlement"
         for venue in self.venues:
             held = self._fees.pop(venue, None)
@@ -194,7 +185,7 @@ class ObligationLedger:
             return "dead" if self._dead.pop(batch_id, None) is not None else "unknown"
         _, payer, payee, asset, amount, kind = batch
         if kind == NET:
-            _add_pair(self._inflight, (payer, payee), asset, -amount)
+            _add(self._inflight, (payer, payee), asset, -amount)
             _add(self._usage, payer, asset, -amount)
         else:
             _add(self._fees_inflight, payer, asset, -amount)
@@ -210,7 +201,7 @@ class ObligationLedger:
             return "dead" if self._dead.pop(batch_id, None) is not None else "unknown"
         _, payer, payee, asset, amount, kind = batch
         if kind == NET:
-            _add_pair(self._inflight, (payer, payee), asset, -amount)
+            _add(self._inflight, (payer, payee), asset, -amount)
             _add(self._usage, payer, asset, -amount)
             self.book(payer, payee, asset, amount)
         else:
@@ -363,7 +354,7 @@ class ObligationLedger:
         for batch in self._batches.values():
             assert batch.amount > 0 and batch.payer not in self.defaulted, batch
             if batch.kind == NET:
-                _add_pair(inflight, (batch.payer, batch.payee), batch.asset, batch.amount)
+                _add(inflight, (batch.payer, batch.payee), batch.asset, batch.amount)
             else:
                 assert batch.kind == FEES and batch.payee == self.home, batch
                 _add(fees_inflight, batch.payer, batch.asset, batch.amount)
