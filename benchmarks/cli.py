@@ -76,25 +76,15 @@ def _load_journal(parser: argparse.ArgumentParser) -> bool:
     return True
 
 
-def _load_gateway(parser: argparse.ArgumentParser) -> bool:
-    module = importlib.import_module(GATEWAY_MODULE)
-    module.add_arguments(parser)
-    parser.set_defaults(func=module.run)
-    return True
-
-
-def _load_sim(parser: argparse.ArgumentParser) -> bool:
-    module = importlib.import_module(SIM_MODULE)
-    module.add_arguments(parser)
-    parser.set_defaults(func=module.run)
-    return True
-
-
-def _load_liquidity(parser: argparse.ArgumentParser) -> bool:
-    module = importlib.import_module(LIQUIDITY_MODULE)
-    module.add_arguments(parser)
-    parser.set_defaults(func=module.run)
-    return True
+def _loader(module_name: str):
+    """A subcommand loader for a benchmark module that declares ``add_arguments(parser)`` and ``run(args)``,
+    imported only when that subcommand runs."""
+    def load(parser: argparse.ArgumentParser) -> bool:
+        module = importlib.import_module(module_name)
+        module.add_arguments(parser)
+        parser.set_defaults(func=module.run)
+        return True
+    return load
 
 
 def register(subparsers) -> None:
@@ -118,17 +108,17 @@ def register(subparsers) -> None:
         description="Start `bdax serve` on loopback; N WebSocket API clients place and cancel orders "
                     "(orders/s, p50/p99/p99.9 round trip), M subscribers take depth and trades while "
                     "orders flow (messages/s, gaps). Prints a table and one JSON line.")
-    gateway.loader = _load_gateway
+    gateway.loader = _loader(GATEWAY_MODULE)
     sim = sub.add_parser("sim", help="simulator messages/s, wall time and peak memory at 1k, 10k, 100k agents",
                          description="Benchmark the market simulator on ABIDES's rmsc04 agent mix, then with "
                                      "10,000 and 100,000 noise agents; compares with ABIDES's measured "
                                      "36,345 msg/s. Prints a table and one JSON line.")
-    sim.loader = _load_sim
+    sim.loader = _loader(SIM_MODULE)
     liquidity = sub.add_parser(
         "liquidity", help="home venue cmd/s as a plain engine, mirrored and pooled hub; compare wall time",
         description="The same order flow through a plain Engine, a MirroredVenue (2 quoting partners, a "
                     "scripted partner answering children) and a PooledVenue (3 venues, periodic settlement): "
                     "cmd/s and overhead vs the engine; with --compare-seeds N the wall time of `bdax sim "
                     "compare` at N seeds. Prints a table and one JSON line.")
-    liquidity.loader = _load_liquidity
+    liquidity.loader = _loader(LIQUIDITY_MODULE)
     bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
