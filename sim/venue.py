@@ -130,7 +130,7 @@ class SimVenue:
         self.on_events: Callable[[Any, list[Any]], None] | None = None
         self.journal: InMemoryJournal = InMemoryJournal()
         # One bound method shared by every client as its command's kernel action (not one each).
-        self.submit_action: Callable[[Any], None] = self.submit
+        self.submit_action: Callable[[Any], Any] = self.submit
         self._deliver_action: Callable[[Any], None] = self._deliver
         self._batch: list[Any] = []
         self.instruments: dict[str, Instrument] = dict(self.engine.instruments)
@@ -173,8 +173,9 @@ class SimVenue:
         return feed
 
     # ------------------------------------------------------------------ the command path
-    def submit(self, command: Any) -> None:
-        """Kernel action: a command has arrived (its ``ts_ns`` is now). Journal, apply, route events."""
+    def submit(self, command: Any) -> list[Any]:
+        """Kernel action: a command has arrived (its ``ts_ns`` is now). Journal, apply, route events; the
+        events are returned for :meth:`apply_now`'s callers (the kernel ignores them)."""
         batch = self._batch
         batch.append(command)
         if len(batch) >= JOURNAL_BATCH:
@@ -184,6 +185,7 @@ class SimVenue:
         self._route(events)
         if self.on_events is not None:
             self.on_events(command, events)
+        return events
 
     def flush_journal(self) -> InMemoryJournal:
         """Append the open batch to the journal as one frame; return the journal (complete up to now)."""
@@ -195,15 +197,7 @@ class SimVenue:
     def apply_now(self, command: Any) -> list[Any]:
         """Journal and apply a command from the simulation itself (setup deposits), returning its events
         and routing them like any other command's."""
-        self._batch.append(command)
-        if len(self._batch) >= JOURNAL_BATCH:
-            self.flush_journal()
-        events = self.engine.handle(command)
-        self.n_commands += 1
-        self._route(events)
-        if self.on_events is not None:
-            self.on_events(command, events)
-        return events
+        return self.submit(command)
 
     def _route(self, events: list[Any]) -> None:
         """Fold BookUpdated into the mirrors (and the new L1), hand every other event to the client(s) it
