@@ -134,8 +134,6 @@ def register(subparsers) -> None:
     p.add_argument("--ray", action="store_true", help="run the seeds as Ray tasks (needs Ray installed)")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/sweep-<scenario>)")
     p.set_defaults(func=_cmd_sweep)
-    from importlib.util import find_spec
-    if find_spec("sim.compare.cli") is not None:   # `bdax sim compare`: the sharing models side by side
-        from .compare.cli import add_parser as add_compare
-        add_compare(sub)
+    from .compare.cli import add_parser as add_compare   # `bdax sim compare`: the sharing models side by side
+    add_compare(sub)
     sim.set_defaults(func=lambda args: (sim.print_help(), 2)[1])

@@ -149,8 +149,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, duration_ns: in
 def write_liquidity_outputs(sim: Simulation, run_dir: Path) -> dict:
     """A shared-liquidity run's extra outputs (the recording contract, sim.liquidity.record), every
     partner venue's journal (``venues/<venue>/journal.bin``), then ``liquidity.html`` by
-    ``sim.compare.report.write_liquidity_report`` when that module is installed. Returns a short summary
-    for metrics.json.
+    ``sim.compare.report.write_liquidity_report``. Returns a short summary for metrics.json.
 
     Raises:
         AssertionError: an asset is not conserved across venues (liquidity.json, already written, says
@@ -163,10 +162,8 @@ def write_liquidity_outputs(sim: Simulation, run_dir: Path) -> dict:
             (run_dir / "venues" / name).mkdir(parents=True, exist_ok=True)
             (run_dir / "venues" / name / JOURNAL_FILE).write_bytes(venue.flush_journal().segment_bytes())
     doc = world.recorder.save(run_dir)
-    from importlib.util import find_spec
-    if find_spec("sim.compare.report") is not None:   # liquidity.html, when sim.compare is installed
-        from sim.compare.report import write_liquidity_report
-        write_liquidity_report(run_dir)
+    from sim.compare.report import write_liquidity_report   # matplotlib and the metrics: sharing runs only
+    write_liquidity_report(run_dir)
     broken = {a: v for a, v in doc["conservation"].items() if not v["ok"]}
     if broken:   # an impossible state (DESIGN.md §1): every asset is conserved across venues
         raise AssertionError(f"conservation across venues broken in {run_dir}: {broken}")
