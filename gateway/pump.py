@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from exchange import Engine
 from exchange.commands import COMMAND_TYPES, check_types
+from exchange.liquidity.commands import LIQUIDITY_COMMAND_TYPES
 
 from .errors import BinanceError
 from .symbols import SymbolTable
@@ -37,8 +38,9 @@ log = logging.getLogger("bdax.gateway.pump")
 Listener = Callable[[Sequence], None]
 MAX_BATCH = 4096    # commands per journal batch; bounds one pass's latency
 _new_tuple = tuple.__new__
-if any(cls._fields[0] != "ts_ns" for cls in COMMAND_TYPES.values()):   # what Pump._append relies on
-    raise ImportError("gateway.pump: every engine command must have ts_ns as its first field")
+_LIQUIDITY_TYPES = frozenset(LIQUIDITY_COMMAND_TYPES.values())
+if any(cls._fields[0] != "ts_ns" for cls in (*COMMAND_TYPES.values(), *_LIQUIDITY_TYPES)):   # Pump._append
+    raise ImportError("gateway.pump: every command must have ts_ns as its first field")
 
 
 class Pump:
@@ -64,6 +66,7 @@ class Pump:
         self._task: asyncio.Task | None = None
         self._failed: str | None = None
         self._sync_each_batch = False
+        self._takes_liquidity = False      # the engine is a shared-liquidity hub (exchange.liquidity)
         self._pending: deque = deque()     # (last seq, batch, items) written, waiting to be durable
         self._waiter: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -92,6 +95,7 @@ class Pump:
     def start(self, engine: Engine, journal) -> None:
         """Attach the recovered engine and the open journal and start the pump task."""
         self.engine, self.journal = engine, journal
+        self._takes_liquidity = type(engine) is not Engine
         # Only ``every_batch`` promises durability before the answer; ``interval_ms=N`` acknowledges
         # before its next fsync (a power loss may take up to N ms of answered commands) and ``off`` never
         # fsyncs on its own (exchange.journal.FsyncPolicy).
@@ -145,7 +149,13 @@ class Pump:
         if self._inbox is None or not self.running:
             raise BinanceError(-1001, "Internal error; the exchange is not running.", 503)
         for c in commands:
-            check_types(c)   # a mistyped command must never reach the journal
+            # A mistyped command must never reach the journal. Liquidity commands (a live market's partner
+            # links, when the engine is a shared-liquidity hub) are built by the simulator's own shells and
+            # checked by the hub; an engine that is not a hub refuses them in handle() like any unknown type.
+            if type(c) not in _LIQUIDITY_TYPES:
+                check_types(c)
+            elif not self._takes_liquidity:
+                raise TypeError(f"{type(c).__name__} needs a shared-liquidity hub; the engine is a plain Engine")
         fut = asyncio.get_running_loop().create_future()
         self._inbox.put_nowait((commands, fut))
         return fut
