@@ -17,6 +17,7 @@ GROUPS = [
     "exchange.journal.cli",
     "sim.cli",
     "gateway.serve_cli",
+    "sim.bots.cli",
 ]
 
 
