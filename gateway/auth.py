@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 from .config import GatewayConfig
 from .errors import BinanceError, bad_param, missing_param
 
-__all__ = ["ApiKey", "KeyStore", "sign", "parse_params", "verify_rest", "verify_ws", "check_key",
+__all__ = ["ApiKey", "KeyStore", "RuntimeKeys", "RUNTIME_KEYS_NAME", "sign", "parse_params", "verify_rest", "verify_ws", "check_key",
            "ws_payload", "DEFAULT_RECV_WINDOW", "MAX_RECV_WINDOW", "wall_ms"]
 
 DEFAULT_RECV_WINDOW = 5000
@@ -61,6 +64,13 @@ class KeyStore:
 
     def get(self, key: str) -> ApiKey | None:
         return self._keys.get(key)
+
+    def add(self, key: ApiKey) -> None:
+        """Register a key created at run time (``POST /admin/accounts``). A key string already known is
+        an error: keys are random 64-character strings, so a clash means a caller reused one."""
+        if key.key in self._keys:
+            raise ValueError("API key already registered")
+        self._keys[key.key] = key
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -232,3 +242,71 @@ def verify_ws(params: dict, keys: KeyStore, need: str,
         raise BinanceError(-2015, f"Invalid API-key, IP, or permissions for action (this key lacks the "
                                   f"{need} permission).", 401)
     return key, text
+
+
+# --------------------------------------------------------------------------- keys created at run time
+
+RUNTIME_KEYS_NAME = "runtime_keys.json"
+
+
+class RuntimeKeys:
+    """API keys of accounts created at run time (``POST /admin/accounts``), persisted in
+    ``DATA_DIR/runtime_keys.json`` so a restarted server (even after kill -9) still knows them.
+
+    Contract: :meth:`persist` writes the whole file atomically (temp file, fsync, rename, fsync of the
+    directory; mode 0600: it holds secrets) and returns only once it is durable; callers persist new keys
+    *before* journaling anything for their accounts, so a journaled account always has its key on disk.
+    A key on disk whose account never got its deposits (a crash in between) is harmless: an empty account.
+    """
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.path = Path(data_dir) / RUNTIME_KEYS_NAME
+        self.entries: list[dict] = []
+
+    def load(self, keys: KeyStore) -> int:
+        """Read the file (if any) and add its keys to ``keys``. Returns how many were loaded.
+
+        Raises:
+            RuntimeError: the file exists but is not a list of keys written by :meth:`persist` (say which
+                entry is wrong: a silently skipped key would lock a bot out after a restart).
+        """
+        if not self.path.exists():
+            return 0
+        try:
+            data = json.loads(self.path.read_text())
+            entries = data["keys"]
+            for i, e in enumerate(entries):
+                if not (isinstance(e.get("account"), int) and _KEY_RE.match(e.get("apiKey", ""))
+                        and isinstance(e.get("secret"), str) and isinstance(e.get("permissions"), list)):
+                    raise ValueError(f"entry {i} needs account (int), apiKey, secret and permissions")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RuntimeError(f"{self.path}: unreadable runtime key file ({exc}); restore it from a backup "
+                               f"or move it away (its accounts then lose their API keys)") from None
+        for e in entries:
+            if keys.get(e["apiKey"]) is None:
+                keys.add(ApiKey(e["apiKey"], e["secret"].encode(), e["account"], frozenset(e["permissions"])))
+        self.entries = list(entries)
+        return len(entries)
+
+    def accounts(self) -> set[int]:
+        return {e["account"] for e in self.entries}
+
+    def persist(self, new_entries: list[dict]) -> None:
+        """Durably write every known entry plus ``new_entries`` (then remembered)."""
+        entries = self.entries + list(new_entries)
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / (RUNTIME_KEYS_NAME + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, json.dumps({"version": 1, "keys": entries}).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        self.entries = entries
