@@ -41,11 +41,13 @@ MAX_AUDIT_BYTES = 64 * 1024 * 1024
 LIST_CAP = 20
 
 
-def replay_index(journal_dir, make_engine, engine_cls=None) -> tuple[dict, dict, int, object]:
+def replay_index(journal_dir, make_engine, engine_cls=None, config=None) -> tuple[dict, dict, int, object]:
     """Replay ``journal_dir`` read-only: (order_id -> (account, cid), trade seq -> (price, qty, maker
     order, taker order, maker account, taker account, symbol), records replayed, the scratch engine). Every
     record is replayed from the start (snapshots would hide the acceptances before them); if old segments
-    were pruned, it falls back to the newest snapshot and says so by a smaller record count."""
+    were pruned, it falls back to the newest snapshot and says so by a smaller record count. With a gateway
+    ``config`` that has a ``[market]``, the journal is replayed as the server recovers it (a hub is rebuilt
+    from every record: :func:`sim.live.engine.recover_market`)."""
     from exchange.journal import recover
     orders: dict[int, tuple[int, str]] = {}
     trades: dict[int, tuple] = {}
@@ -58,6 +60,10 @@ def replay_index(journal_dir, make_engine, engine_cls=None) -> tuple[dict, dict,
                 trades[ev.seq] = (ev.price_ticks, ev.qty_lots, ev.maker_order_id, ev.taker_order_id,
                                   ev.maker_account, ev.taker_account, ev.symbol)
 
+    if config is not None and config.market is not None:
+        from sim.live.engine import recover_market
+        engine, report = recover_market(journal_dir, config, on_record, repair=False)
+        return orders, trades, report.replayed, engine
     kw = {"engine_cls": engine_cls} if engine_cls is not None else {}
     try:
         engine, report = recover(journal_dir, make_engine, repair=False, use_snapshots=False,
@@ -71,6 +77,7 @@ def replay_index(journal_dir, make_engine, engine_cls=None) -> tuple[dict, dict,
 
 def conservation(engine) -> tuple[bool, dict]:
     """(conserved, {asset: {"balances", "net_deposits"}}) in ledger units as decimal strings."""
+    engine = getattr(engine, "hub", engine)    # a live market's GatewayHub wraps the hub
     check = getattr(engine, "_check", None)
     if not hasattr(engine, "net_deposits"):
         check()
@@ -157,7 +164,7 @@ def router(state, authorize) -> APIRouter:
                                                    f"{inst.format_price(t.price_ticks)}"])
         live_ok, live_cons = conservation(engine)
         j_orders, j_trades, n_records, scratch = await asyncio.to_thread(
-            replay_index, state.data_dir / "journal", make_engine, engine_cls)
+            replay_index, state.data_dir / "journal", make_engine, engine_cls, state.config)
         for acct, oid, cid in orders:
             got = j_orders.get(oid)
             if got is None or got[0] != acct:

@@ -49,6 +49,15 @@ Layout (every table but ``[[instruments]]`` and ``[assets]`` is optional)::
     secret = "..."
     permissions = ["READ", "TRADE"]    # READ: queries and user streams; TRADE: place and cancel
 
+    [market]                           # optional: the simulator scenario this exchange is the home venue of
+    scenario = "busan"                 # a shipped scenario's name or a scenario file's path
+    seed = 1                           # optional, default the scenario's own seed
+
+Without ``[market]`` the engine is a plain :class:`exchange.Engine` and ``bdax serve`` runs no agents. With
+it, the scenario decides the engine (a shared-liquidity hub for its mirrored / pooled sharing models, see
+:mod:`sim.live.engine`), the instruments and fee tiers must be exactly the scenario's home venue's, and
+``bdax serve`` runs the scenario's agents inside the server (``sim.live``).
+
 Errors name the field: ``bdax.toml: accounts[1].api_keys[0].secret: missing``.
 """
 from __future__ import annotations
@@ -65,7 +74,7 @@ from exchange import STP, Asset, Engine, FeeTier, Instrument, InstrumentError
 from exchange.decimals import DecimalError
 from exchange.journal import FsyncPolicy
 
-__all__ = ["ConfigError", "GatewayConfig", "AccountConfig", "ApiKeyConfig", "RateLimits", "load_config",
+__all__ = ["ConfigError", "GatewayConfig", "AccountConfig", "ApiKeyConfig", "MarketConfig", "RateLimits", "load_config",
            "parse_config", "demo_config", "dump_toml", "write_config", "new_api_key", "PERMISSIONS"]
 
 PERMISSIONS = ("READ", "TRADE")
@@ -121,6 +130,14 @@ class InstrumentConfig:
 
 
 @dataclass(frozen=True)
+class MarketConfig:
+    """``[market]``: the scenario whose home venue this exchange is (its engine kind, its agents)."""
+
+    scenario: str                      # a shipped scenario's name or a file path
+    seed: int | None = None            # None: the scenario's own seed
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     """A validated configuration. Build with :func:`load_config` or :func:`parse_config`."""
 
@@ -137,9 +154,14 @@ class GatewayConfig:
     order_history_per_account: int = 10_000
     trade_history_per_account: int = 10_000
     max_body_bytes: int = 65_536
+    market: MarketConfig | None = None
 
     def make_engine(self) -> Engine:
-        """A fresh engine for this config (no deposits yet)."""
+        """A fresh engine for this config (no deposits yet): a plain :class:`Engine`, or, with a
+        ``[market]`` whose scenario shares liquidity (mirrored / pooled), that scenario's hub."""
+        if self.market is not None:
+            from sim.live.engine import make_market_engine
+            return make_market_engine(self)
         return Engine(self.instruments, self.fee_tiers, self.default_stp, self.fee_account)
 
     def account(self, account_id: int) -> AccountConfig | None:
@@ -213,7 +235,7 @@ class _Table:
 
 def parse_config(data: dict) -> GatewayConfig:
     """Validate parsed TOML data (see the module docstring) into a :class:`GatewayConfig`."""
-    top = _Table(data, "", ("server", "rate_limits", "assets", "fee_tiers", "instruments", "accounts"))
+    top = _Table(data, "", ("server", "rate_limits", "assets", "fee_tiers", "instruments", "accounts", "market"))
     server = _Table(top.get("server", dict, {}), "server",
                     ("fsync", "admin_token", "default_stp", "fee_account", "order_history_per_account",
                      "trade_history_per_account", "max_body_bytes"))
@@ -268,13 +290,26 @@ def parse_config(data: dict) -> GatewayConfig:
         fsync=fsync, admin_token=admin_token, default_stp=STP[stp_name], fee_account=fee_account,
         order_history_per_account=server.int_range("order_history_per_account", 1, 10**7, 10_000),
         trade_history_per_account=server.int_range("trade_history_per_account", 1, 10**7, 10_000),
-        max_body_bytes=server.int_range("max_body_bytes", 1024, 16 << 20, 65_536))
+        max_body_bytes=server.int_range("max_body_bytes", 1024, 16 << 20, 65_536),
+        market=_parse_market(top.get("market", dict, None)))
     from .symbols import SymbolTable
     try:
         SymbolTable(cfg.instruments)
     except ValueError as exc:
         raise ConfigError(f"instruments: {exc}") from None
     return cfg
+
+
+def _parse_market(raw: dict | None) -> MarketConfig | None:
+    """``[market]``: its fields' types only; whether the scenario exists and matches the instruments is
+    checked where the scenario is loaded (:func:`sim.live.engine.load_market_scenario`)."""
+    if raw is None:
+        return None
+    t = _Table(raw, "market", ("scenario", "seed"))
+    scenario = t.get("scenario", str)
+    if not scenario.strip():
+        raise ConfigError('market.scenario: must name a scenario, e.g. "busan" (or remove [market])')
+    return MarketConfig(scenario, t.int_range("seed", 0, 2**63 - 1, None) if "seed" in raw else None)
 
 
 def _parse_instruments(items: list, assets: dict[str, Asset]) -> tuple[list, list]:
@@ -427,7 +462,13 @@ def _to_data(cfg: GatewayConfig, accounts: tuple[AccountConfig, ...] | None = No
             if getattr(s, k) is not None:
                 d[k] = getattr(s, k)
         insts.append(d)
+    market: dict[str, Any] = {}
+    if cfg.market is not None:
+        market["market"] = {"scenario": cfg.market.scenario}
+        if cfg.market.seed is not None:
+            market["market"]["seed"] = cfg.market.seed
     return {
+        **market,
         "server": {"fsync": cfg.fsync, "admin_token": cfg.admin_token, "default_stp": cfg.default_stp.name,
                    "fee_account": cfg.fee_account, "order_history_per_account": cfg.order_history_per_account,
                    "trade_history_per_account": cfg.trade_history_per_account,
@@ -471,7 +512,9 @@ def dump_toml(cfg: GatewayConfig) -> str:
     d = _to_data(cfg)
     out = ["# bdax gateway configuration (see gateway/config.py for every field).",
            "# It holds API secrets and the admin token: keep it private.", ""]
-    for name in ("server", "rate_limits", "assets"):
+    for name in ("market", "server", "rate_limits", "assets"):
+        if name not in d:
+            continue
         out.append(f"[{name}]")
         out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in d[name].items()]
         out.append("")

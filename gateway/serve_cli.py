@@ -3,6 +3,13 @@
 ``bdax serve`` runs the gateway under uvicorn. Without ``--config`` it uses ``<data-dir>/bdax.toml``; on
 a first run with no config there, it writes a demo config (funded accounts, fresh keys, an admin token)
 and prints the keys and a ready-to-paste ccxt config (binance-compat §2, recipe A) for this host and port.
+
+A moving market by default (``sim.live``): the first run's config is the home venue of scenario ``busan``
+(``--market NAME|PATH`` for another, ``--market none`` for the old demo exchange with no agents) and says so
+in its ``[market]`` table; later runs read ``[market]`` and run its agents (a config without one runs none).
+``--market NAME`` on an existing config must name the config's own scenario (a journal cannot change
+exchange); ``--market none`` runs the config's exchange without agents. ``--speed`` sets market seconds per
+wall second.
 Exit codes: 0 clean shutdown, 2 bad arguments or config, 1 the server failed.
 """
 from __future__ import annotations
@@ -23,10 +30,12 @@ def register(subparsers) -> None:
     """Add ``serve``, ``keys`` and ``admin`` to the ``bdax`` parser."""
     s = subparsers.add_parser(
         "serve", help="run the Binance-compatible gateway (REST, streams, WebSocket API)",
-        description="Run the gateway under uvicorn. The journal lives in DATA_DIR/journal and is recovered "
-                    "on start. Without --config, DATA_DIR/bdax.toml is used; if it does not exist a demo "
-                    "config with funded accounts is written there and its keys and a ccxt config are "
-                    "printed.",
+        description="Run the gateway under uvicorn, with a moving market: a simulator scenario's agents "
+                    "trade inside the server (journaled like every client). The journal lives in "
+                    "DATA_DIR/journal and is recovered on start. Without --config, DATA_DIR/bdax.toml is "
+                    "used; if it does not exist, a config for the market's home venue (default busan; "
+                    "--market none: a demo exchange without agents) with funded accounts is written there "
+                    "and its keys and a ccxt config are printed. Later runs serve the config's [market].",
         epilog="OpenAPI docs: http://HOST:PORT/docs")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
@@ -35,6 +44,12 @@ def register(subparsers) -> None:
     s.add_argument("--config", type=Path, default=None, help="TOML config file (default DATA_DIR/bdax.toml)")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn log level (default info)")
+    s.add_argument("--market", default=None, metavar="NAME|PATH|none",
+                   help="run this simulator scenario's agents inside the server: a shipped scenario (busan, "
+                        "busan-mirrored, ...) or a scenario file; 'none' for no agents. Default: the config's "
+                        "[market]; on a first run, busan")
+    s.add_argument("--speed", type=_speed, default=1.0,
+                   help="market seconds per wall-clock second for the agents (default 1)")
     s.set_defaults(func=_serve)
 
     k = subparsers.add_parser("keys", help="manage API keys in the gateway config",
@@ -82,6 +97,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 1 or 10)") from None
+    if not 0 < speed <= 10_000:
+        raise argparse.ArgumentTypeError(f"speed {text} is not in (0, 10000]")
+    return speed
+
+
 def ccxt_config(host: str, port: int, api_key: str, secret: str) -> dict:
     """binance-compat §2 recipe A for a gateway at ``host:port``."""
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -109,30 +134,49 @@ def _load(path: Path):
 
 
 def _serve(args) -> int:
-    from .config import demo_config, write_config
+    from .config import write_config
     path = _config_path(args)
     first_run = False
     if not path.exists():
         if args.config is not None:
             print(f"bdax serve: config file {path} does not exist", file=sys.stderr)
             return 2
-        cfg = demo_config()
+        cfg = _first_config(args.market or "busan")
+        if cfg is None:
+            return 2
         write_config(cfg, path)
         first_run = True
     else:
         cfg = _load(path)
         if cfg is None:
             return 2
+    scenario = _market_scenario(cfg, path, args.market)
+    if scenario is False:
+        return 2
     if first_run:
         _print_demo(cfg, path, args.host, args.port)
     import uvicorn
 
     from .app import create_app
-    app = create_app(cfg, args.data_dir)
+    market = None
+    if scenario is not None:
+        from sim.live import LiveMarket
+        seed = cfg.market.seed
+        market = lambda pump: LiveMarket(scenario, pump, speed=args.speed, seed=seed)   # noqa: E731
+        _market_logging(args.log_level)
+    app = create_app(cfg, args.data_dir, market=market)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"bdax gateway: http://{shown}:{args.port}  (docs: /docs, data: {args.data_dir}, config: {path})",
           flush=True)
+    if scenario is not None:
+        agents = sum(g.count for g in scenario.groups)
+        sharing = f", {scenario.liquidity.model} liquidity sharing" if scenario.liquidity is not None else ""
+        print(f"market: {cfg.market.scenario} at {args.speed:g}x ({agents} agents in {len(scenario.groups)} "
+              f"groups{sharing}); a summary is logged every 10 s", flush=True)
+    else:
+        print("market: none (no agents; --market NAME on a new --data-dir for a moving market)", flush=True)
     _tune_gc()
+    _exit_zero_on_sigterm()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=1 << 20,
                     lifespan="on")
@@ -140,6 +184,75 @@ def _serve(args) -> int:
         print(f"bdax serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _exit_zero_on_sigterm() -> None:
+    """uvicorn shuts down gracefully on SIGTERM (market stopped, pump drained, journal closed), then raises
+    the signal again with the handler that was installed before it: this one makes that a clean exit (0)
+    instead of death by signal (-15), so a service manager sees a normal stop."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+
+
+def _first_config(market: str):
+    """The config a first run writes: the demo exchange for ``none``, else the scenario's home venue."""
+    from .config import ConfigError, demo_config
+    if market == "none":
+        return demo_config()
+    from sim.live.engine import market_config
+    from sim.scenario import ScenarioError
+    try:
+        return market_config(market)
+    except (ScenarioError, ConfigError) as exc:
+        print(f"bdax serve: --market {market}: {exc}", file=sys.stderr)
+        return None
+
+
+def _market_scenario(cfg, path: Path, market: str | None):
+    """The scenario whose agents run (None: no agents), or False after printing why the config and
+    ``--market`` cannot run together."""
+    from sim.live.engine import check_scenario_matches, load_market_scenario
+    from sim.scenario import ScenarioError
+    if market is not None and market != "none":
+        have = cfg.market.scenario if cfg.market is not None else None
+        if have != market:
+            try:
+                problem = check_scenario_matches(cfg, load_market_scenario(market))
+            except ScenarioError as exc:
+                print(f"bdax serve: --market {market}: {exc}", file=sys.stderr)
+                return False
+            what = f"[market] {have!r}" if have else "no [market] (a plain exchange)"
+            print(f"bdax serve: --market {market}: {path} has {what}; its journal cannot become another "
+                  f"exchange{' (' + problem + ')' if problem else ''}. Use a new --data-dir for {market}, "
+                  f"or leave --market out (or --market none) to serve this one.", file=sys.stderr)
+            return False
+    if cfg.market is None:
+        return None
+    try:
+        scenario = load_market_scenario(cfg.market.scenario)
+    except ScenarioError as exc:
+        print(f"bdax serve: {path}: [market]: {exc}", file=sys.stderr)
+        return False
+    problem = check_scenario_matches(cfg, scenario)
+    if problem:
+        print(f"bdax serve: {path}: [market] {cfg.market.scenario!r}: {problem}. Use a new --data-dir, or "
+              f"--market none to serve the config's instruments without agents.", file=sys.stderr)
+        return False
+    return None if market == "none" else scenario
+
+
+def _market_logging(level: str) -> None:
+    """The live market's one-line summaries (logger ``bdax.market``) on stderr, as uvicorn's own lines."""
+    import logging
+    logger = logging.getLogger("bdax.market")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
 
 
 def _tune_gc() -> None:

@@ -93,7 +93,12 @@ class GatewayServer:
 
     def __init__(self, data_dir: str | Path, *, config: str | Path | None = None, port: int | None = None,
                  extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 log_path: str | Path | None = None, python: str = sys.executable) -> None:
+                 log_path: str | Path | None = None, python: str = sys.executable,
+                 market: str | None = "none", speed: float | None = None) -> None:
+        # market: --market for the server ("none": no agents, what these tests assume; "busan": a moving
+        # market; None: the flag is left out, so the config's [market] decides). speed: --speed.
+        self.market = market
+        self.speed = speed
         self.data_dir = Path(data_dir)
         self.config = Path(config) if config else None
         self.port = port or free_port()
@@ -118,6 +123,10 @@ class GatewayServer:
                "--data-dir", str(self.data_dir)]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
+        if self.market is not None:
+            cmd += ["--market", self.market]
+        if self.speed is not None:
+            cmd += ["--speed", f"{self.speed:g}"]
         return cmd + list(self.extra_args)
 
     # ------------------------------------------------------------------ lifecycle
