@@ -177,6 +177,10 @@ alongside (e.g. a server restart)."""
     # Let in-flight answers arrive, then stop the bots (cancels are not sent: resting orders stay).
     await asyncio.sleep(0.3)
     report["books"] = await verify_books(bot_objs, snapshots)
+    # Order requests sent and never answered on a live connection (0 unless the server went away with
+    # them; those are resolved by order.status after a reconnect and counted in recovered_acks).
+    report["unanswered"] = sum(1 for b in bot_objs for m, *_ in b.pending.values() if m in ("order.place", "order.cancelReplace"))
+    report["unanswered"] += sum(1 for b in bot_objs for _rid, _t in b.out)
     for b in bot_objs:
         await b.stop()
     for t in tasks:

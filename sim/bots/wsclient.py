@@ -39,7 +39,6 @@ from .translate import Translator, ms_ns
 __all__ = ["Bot"]
 
 _SIDE = {Side.BUY: "BUY", Side.SELL: "SELL"}
-_ORDER_METHODS = frozenset(("order.place", "order.cancelReplace"))   # what the ORDERS limit counts
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
 
@@ -111,6 +110,11 @@ class Bot:
                     self.maker_cids.add(cmd.client_order_id)
                 p["price"] = inst.format_price(cmd.price_ticks)
                 p["quantity"] = inst.format_qty(cmd.qty_lots)
+            if self._over_limit():   # as the server's -1015 would, without the round trip; delivered
+                # after this kernel action (this runs inside one: the agent is sending).
+                asyncio.get_running_loop().call_soon(
+                    self._deliver, self.translator.rejected(inst.symbol, cmd.client_order_id))
+                return
             self.stats.orders += 1
             self._request("order.place", p, cmd.client_order_id)
         elif t is CancelOrder:
@@ -137,6 +141,8 @@ class Bot:
             self._request("order.cancel", {"symbol": self.wire, "origClientOrderId": o.client_order_id},
                           o.client_order_id)
             return
+        if self._over_limit():       # the order stays as it is on the server, and so in the client
+            return
         maker = o.client_order_id in self.maker_cids
         p = {"symbol": self.wire, "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrigClientOrderId": o.client_order_id,
              "newClientOrderId": o.client_order_id, "side": _SIDE[o.side], "type": "LIMIT_MAKER" if maker else "LIMIT",
@@ -154,26 +160,24 @@ class Bot:
             await self._out_ready.wait()
             self._out_ready.clear()
             batch, self.out = self.out, []
-            for i, (rid, text) in enumerate(batch):
+            for rid, text in batch:
                 p = pending.get(rid)
-                if p is not None and p[0] in _ORDER_METHODS and self.order_limit is not None:
-                    wait = self._order_slot()
-                    if wait > 0:
-                        # Over the server's ORDERS limit: hold this and every later request (order kept),
-                        # as ccxt's enableRateLimit does, instead of collecting -1015 rejects.
-                        self.stats.throttled += 1
-                        self.out[:0] = batch[i:]
-                        await asyncio.sleep(wait)
-                        self._out_ready.set()
-                        break
-                    p = pending.get(rid)
                 if p is not None:
                     pending[rid] = (p[0], p[1], time.perf_counter(), p[3])
                 await ws.send(text)
 
+    def _over_limit(self) -> bool:
+        """True if one more order now would pass the server's ORDERS limit: the order is not sent (counted
+        in ``throttled``). A quoting agent re-quotes on the next market data anyway, and a queue of stale
+        quotes behind a ten-second window would only grow."""
+        if self.order_limit is None or self._order_slot() == 0.0:
+            return False
+        self.stats.throttled += 1
+        return True
+
     def _order_slot(self) -> float:
-        """Seconds to wait before the next order fits the server's ORDERS limit (a sliding window never
-        exceeds the server's fixed windows); 0: it fits now, and it is counted."""
+        """Seconds until the next order fits the server's ORDERS limit (a sliding window never exceeds the
+        server's fixed windows); 0: it fits now, and it is counted."""
         limit, window = self.order_limit   # type: ignore[misc]
         times = self.order_times
         now = time.monotonic()

@@ -29,6 +29,8 @@ def test_eight_bots_ten_seconds(tmp_path):
     assert r["orders"] > 100 and r["acks"] > 100 and r["fills"] > 0, r
     assert r["depth_gaps"] == 0 and r["disconnects"] == 0
     assert not [k for k in r["rejects"] if k.startswith("-1015")], r["rejects"]   # bots keep under the limit
+    assert r["unanswered"] == 0 and r["acks"] + sum(r["rejects"].get(k, 0) for k in r["rejects"]
+                                                    if "(order.place)" in k or "(order.cancelReplace)" in k) == r["orders"]
     assert r["books"]["mismatched"] == 0 and r["books"]["matched"] >= 6, r["books"]
     a = r["audit"]
     assert a["ok"], a
@@ -54,5 +56,5 @@ def test_kill_9_mid_run_then_restart(tmp_path):
     assert r["connected"] == 4, r
     a = r["audit"]
     assert a["ok"], a                       # every ack any bot saw survived the crash
-    assert r["depth_gaps"] == 0
+    assert r["depth_gaps"] == 0 and r["unanswered"] == 0
     assert r["books"]["mismatched"] == 0 and r["books"]["matched"] >= 3, r["books"]   # resynced books
