@@ -85,7 +85,14 @@ class Trading:
         return Pending(new.command, functools.partial(self._order_response, resp_type=new.resp_type))
 
     def _order_response(self, events: list, resp_type: str) -> dict:
-        first = events[0]
+        # A shared-liquidity hub (a live market's mirrored venue) may move escrow (BalanceChanged) before
+        # the home part's OrderAccepted, and may route an order in full or refuse it, leaving no engine
+        # order to answer with.
+        first = next((e for e in events if type(e) is OrderAccepted or type(e) is OrderRejected), None)
+        if first is None:
+            raise BinanceError(-2010, "The order has no home-book part: the shared-liquidity hub routed it in "
+                                      "full to partner venues or refused it. Its fills show as balance "
+                                      "updates on the user data stream; routed orders have no orderId here.")
         if type(first) is OrderRejected:
             raise reject_error(first.reason)
         rec = _record_after(events, first.order_id, self.history)
