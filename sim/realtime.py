@@ -32,16 +32,19 @@ class RealtimeDriver:
         clock: a monotonic clock in ns (tests inject a fake one).
         max_sleep_s: the longest the loop sleeps without looking at the kernel (bounds the delay of
             actions scheduled from outside without :meth:`poke`).
+        budget_s: the longest one :meth:`catch_up` runs actions before it returns (the rest stay due).
     """
 
     def __init__(self, kernel: Kernel, *, speed: float = 1.0, clock: Callable[[], int] = time.monotonic_ns,
-                 max_sleep_s: float = 0.05) -> None:
+                 max_sleep_s: float = 0.05, budget_s: float = 0.02) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0, got {speed!r}")
         self.kernel = kernel
         self.speed = float(speed)
         self.clock = clock
         self.max_sleep_s = max_sleep_s
+        self.budget_s = budget_s
+        self._deadline = 0.0
         self.t0: int | None = None
         self.actions = 0           # actions run so far
         self.lag_max_ns = 0        # the latest an action ran after it was due, in wall ns
@@ -68,9 +71,16 @@ class RealtimeDriver:
             lag = int((now - nxt) / self.speed)
             if lag > self.lag_max_ns:
                 self.lag_max_ns = lag
-        ran = self.kernel.run(now)
+        self._deadline = time.perf_counter() + self.budget_s
+        ran = self.kernel.run(now, on_step=self._over_budget, every=64)
         self.actions += ran
         return ran
+
+    def _over_budget(self, _ts: int) -> None:
+        # An overloaded kernel (more actions due than the process can run) must still let sockets, the
+        # pump and the caller's own deadline run: stop after budget_s; the rest runs (late) next time.
+        if time.perf_counter() > self._deadline:
+            self.kernel.stop()
 
     def poke(self) -> None:
         """Wake the loop: an action may have been scheduled sooner than it planned to look."""

@@ -59,3 +59,17 @@ def test_run_sleeps_until_due_and_poke_wakes_it():
 
     asyncio.run(main())
     assert order == ["poked", "timer"]
+
+
+def test_catch_up_stops_after_its_budget_and_resumes_next_time():
+    k, clock = Kernel(), FakeClock()
+    d = RealtimeDriver(k, clock=clock, budget_s=0.0)    # every 64 actions is over budget
+    seen = []
+    for t in range(200):
+        k.at(t, seen.append, t)
+    d.start()
+    clock.t += 1_000
+    assert d.catch_up() == 64 and seen == list(range(64))
+    while d.catch_up():
+        pass
+    assert seen == list(range(200))                     # nothing lost, order kept
