@@ -6,6 +6,13 @@ to the socket at the client's pace. A client whose queue is full has fallen behi
 queue discarded and its socket closed with code 1008 and a reason saying why and what to do (resync
 from a REST snapshot, as Binance's depth protocol intends), while every other client keeps receiving
 every message. :class:`FanoutStats` counts what was sent and dropped, for tests and the benchmark.
+
+With a :class:`gateway.wsdirect.DirectWriter` (uvicorn's default websocket protocol) the outbox holds
+ready-made frames, writes each loop step's frames in one ``transport.write`` and bounds the connection's
+whole backlog in bytes, the transport's write buffer included: a client that stops reading fills the
+kernel's socket buffers, then the transport's buffer (which pauses writing at its high-water mark), then
+the outbox; past ``max_bytes`` (or ``max_queue`` frames) it is dropped, a close frame is appended and the
+connection is aborted if it is still there :data:`CLOSE_TIMEOUT_S` later. Nothing waits for it.
 """
 from __future__ import annotations
 
@@ -15,11 +22,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ["Outbox", "FanoutStats", "SLOW_CLIENT_CODE", "CLOSE_TIMEOUT_S"]
+from .wsdirect import frame as _frame
+
+__all__ = ["Outbox", "FanoutStats", "SLOW_CLIENT_CODE", "CLOSE_TIMEOUT_S", "MAX_BACKLOG_BYTES"]
 
 log = logging.getLogger("bdax.gateway.fanout")
 SLOW_CLIENT_CODE = 1008          # policy violation: the client did not keep up
 CLOSE_TIMEOUT_S = 5.0            # how long a close handshake with a stalled client may take
+MAX_BACKLOG_BYTES = 8 * 2**20    # default bound on one connection's unsent bytes (direct mode)
 
 
 @dataclass
@@ -41,16 +51,30 @@ class Outbox:
         max_queue: messages that may wait; one more drops the client.
         stats: counters to update.
         on_drop: called (synchronously) when the client is dropped, e.g. to unsubscribe it.
+        max_bytes: direct mode only: unsent bytes (queued frames + the transport's write buffer) past
+            which the client is dropped.
 
-    ``direct`` (set after construction, optional) is a :class:`gateway.wsdirect.DirectWriter`: then the
-    messages offered in one loop step are written together, in order, at the end of that step, while the
-    socket is writable; otherwise (and whenever something already waits in the queue) as described above.
+    ``direct`` (set after construction and before :meth:`start`, optional) is a
+    :class:`gateway.wsdirect.DirectWriter`: then messages become frames (:meth:`offer_frame` takes one
+    shared by many connections), the frames offered in one loop step are written together, in order, at
+    the end of that step while the transport is writable, and while it is paused (the client reads slower
+    than we write) they wait here, bounded by ``max_queue`` and ``max_bytes``; ``send`` and ``close`` are
+    then not used.
     """
 
     def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
-                 max_queue: int, stats: FanoutStats, on_drop: Callable[[], None] | None = None) -> None:
+                 max_queue: int, stats: FanoutStats, on_drop: Callable[[], None] | None = None, *,
+                 max_bytes: int = MAX_BACKLOG_BYTES) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be >= 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1")
+        self.max_bytes = max_bytes
+        self._frames: list[bytes] = []   # direct mode: offered, not yet written
+        self._frame_bytes = 0            # their total size
+        self._buffered = 0               # the transport's write buffer when last looked at
+        self._parked = False             # direct mode: waiting for a paused transport to resume
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._send = send
         self._close = close
         self.max_queue = max_queue
@@ -65,32 +89,24 @@ class Outbox:
         self._idle = False               # the writer waits for work (is not inside a send)
         self._held: tuple | None = None  # (coroutine, what it awaits): an eager send that had to wait
         self.direct = None               # a DirectWriter, or None: see the class docstring
-        self._batch: list[str] = []      # offered this loop step, written by _flush_batch
         self._busy = False               # the writer task is inside a send (ordering: later ones queue)
 
     def start(self) -> None:
         """Start the writer task (in the running loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="bdax-ws-writer")
+        self._loop = loop = asyncio.get_running_loop()
+        run = self._run_direct() if self.direct is not None else self._run()
+        self._task = loop.create_task(run, name="bdax-ws-writer")
 
     def offer(self, text: str) -> bool:
         """Queue one message without waiting; False if the outbox is closed or was just dropped."""
+        if self.direct is not None:
+            return self.offer_frame(_frame(text.encode()))
         if self.closed:
             return False
-        if len(self.queue) + len(self._batch) >= self.max_queue:
+        if len(self.queue) >= self.max_queue:
             self.drop(f"slow consumer: {self.max_queue} messages waiting to be sent; reconnect and resync "
                       f"from a REST snapshot")
             return False
-        if self.direct is not None and not self.queue and self._held is None and not self._busy:
-            # Perf (G6): the messages of one loop step (e.g. the answers to several requests of this
-            # connection that one journal batch made durable) leave in one write() instead of one each
-            # through the ASGI send chain: 54.1 -> 50.5 us of server CPU per request at 64 connections
-            # (gateway/wsdirect.py).
-            batch = self._batch
-            batch.append(text)
-            self.stats.messages_offered += 1
-            if len(batch) == 1:
-                asyncio.get_running_loop().call_soon(self._flush_batch)
-            return True
         if self._idle and not self.queue and self._held is None:
             # Perf (G4): nothing is waiting, so send now, in the caller, without waking the writer task
             # (a task switch per message was ~10% of the WebSocket API's CPU). A send that cannot finish
@@ -116,26 +132,80 @@ class Outbox:
             self._wake.set()
         return True
 
-    def _flush_batch(self) -> None:
-        batch = self._batch
-        if not batch:
-            return
-        self._batch = []
+    # ------------------------------------------------------------------ direct mode
+    def offer_frame(self, frame: bytes) -> bool:
+        """Direct mode: queue one ready-made frame (:func:`gateway.wsdirect.frame`, possibly shared with
+        other connections) without waiting; False if the outbox is closed or this dropped it."""
         if self.closed:
+            return False
+        frames = self._frames
+        size = self._frame_bytes + len(frame)
+        if len(frames) >= self.max_queue or size + self._buffered > self.max_bytes:
+            self._drop_slow(size + self._buffered)
+            return False
+        frames.append(frame)
+        self._frame_bytes = size
+        self.stats.messages_offered += 1
+        if len(frames) == 1 and not self._parked:
+            # Perf (G6): everything offered in one loop step (the answers one journal batch made durable,
+            # a burst of market events) leaves in one write(): see gateway/wsdirect.py.
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(self._flush_frames)
+        return True
+
+    def backlog_bytes(self) -> int:
+        """Direct mode: bytes offered and not yet taken by the kernel (queued + transport buffer)."""
+        direct = self.direct
+        return self._frame_bytes + (direct.buffered() if direct is not None and direct.usable() else 0)
+
+    def _drop_slow(self, backlog: int) -> None:
+        self.drop(f"slow consumer: {backlog:,} bytes / {len(self._frames)} messages waiting to be sent; "
+                  f"reconnect and resync from a REST snapshot")
+
+    def _flush_frames(self) -> None:
+        frames = self._frames
+        if self.closed or self._parked or not frames:
             return
         direct = self.direct
         if direct.ready():
+            self._frames = []
+            self._frame_bytes = 0
             try:
-                direct.write(batch)
+                direct.write(frames)
+                self._buffered = buffered = direct.buffered()
             except Exception:      # the socket went away: the reader side notices and cleans up
                 self.closed = True
                 return
-            self.stats.messages_sent += len(batch)
-        else:
-            # Paused (a slow client) or closing: the writer task sends them through the ASGI path, which
-            # waits for the transport, so backpressure and the slow-client limit work as before.
-            self.queue.extend(batch)
+            self.stats.messages_sent += len(frames)
+            if buffered > self.max_bytes:    # one burst larger than the whole allowance
+                self._drop_slow(buffered)
+        elif direct.usable():
+            # Paused: the client reads slower than we write. Frames wait here (bounded in offer_frame)
+            # and the writer task writes them when the transport resumes.
+            self._buffered = direct.buffered()
+            self._parked = True
             self._wake.set()
+            if self._frame_bytes + self._buffered > self.max_bytes:
+                self._drop_slow(self._frame_bytes + self._buffered)
+        else:                      # closing or gone: the reader side notices and cleans up
+            self.closed = True
+            self._frames = []
+            self._frame_bytes = 0
+
+    async def _run_direct(self) -> None:
+        wake, writable = self._wake, self.direct.writable
+        try:
+            while not self.closed:
+                await wake.wait()
+                wake.clear()
+                if self._parked:
+                    await writable.wait()     # set again by resume_writing or connection_lost
+                    self._parked = False
+                    self._flush_frames()
+        except asyncio.CancelledError:
+            pass
 
     def drop(self, reason: str, code: int = SLOW_CLIENT_CODE) -> None:
         """Stop sending, discard the queue and close the socket with ``code`` and ``reason``."""
@@ -144,12 +214,16 @@ class Outbox:
         self.closed = True
         self.close_reason = reason
         self.queue.clear()
-        self._batch.clear()
+        self._frames = []
+        self._frame_bytes = 0
         self.stats.clients_dropped += 1
         if self.on_drop is not None:
             self.on_drop()
         if self._task is not None:
             self._task.cancel()      # it may be stuck in a send to the stalled client
+        if self.direct is not None:
+            self.direct.close(code, reason[:120], CLOSE_TIMEOUT_S)
+            return
         self._closer = asyncio.get_running_loop().create_task(self._close_quietly(code, reason[:120]))
 
     async def _close_quietly(self, code: int, reason: str) -> None:
@@ -194,7 +268,8 @@ class Outbox:
         """Stop the writer (the connection is ending); does not close the socket."""
         self.closed = True
         self.queue.clear()
-        self._batch.clear()
+        self._frames = []
+        self._frame_bytes = 0
         self._idle = False
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -210,7 +285,8 @@ class Outbox:
 
     async def flush(self) -> None:
         """Wait until everything queued so far was sent (graceful close of a healthy client)."""
-        while (self.queue or self._batch or self._busy or self._held is not None) and not self.closed:
+        while ((self.queue or self._frames or self._busy or self._held is not None)
+               and not self.closed):
             await asyncio.sleep(0.005)
 
 

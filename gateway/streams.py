@@ -39,15 +39,15 @@ from . import market_wire as W
 from .fanout import FanoutStats, Outbox
 from .klines import INTERVALS, K_OPEN, open_time
 from .marketdata import MarketBatch, MarketData
+from .wsdirect import DirectWriter
+from .wsdirect import frame as _frame
 
-try:   # msgspec is a dependency; its encoder is ~3x faster than json.dumps on these payloads
-    from msgspec.json import encode as _encode
+# msgspec is a dependency; its encoder is ~3x faster than json.dumps on these payloads
+from msgspec.json import encode as _encode
 
-    def dumps(obj) -> str:
-        return _encode(obj).decode()
-except ImportError:  # pragma: no cover
-    def dumps(obj) -> str:
-        return json.dumps(obj, separators=(",", ":"))
+
+def dumps(obj) -> str:
+    return _encode(obj).decode()
 
 __all__ = ["StreamLimits", "MarketHub", "router", "parse_stream"]
 
@@ -62,12 +62,14 @@ TICK_S = 0.1
 @dataclass
 class StreamLimits:
     """Per-connection limits. ``send_queue``: messages that may wait for a slow client before it is
-    dropped; ``messages_per_second``: incoming control messages (Binance: 5); ``max_streams``: streams
-    per connection (Binance: 1024)."""
+    dropped; ``send_buffer_bytes``: bytes that may wait for it, the transport's write buffer included
+    (on uvicorn's default protocol; see :mod:`gateway.fanout`); ``messages_per_second``: incoming
+    control messages (Binance: 5); ``max_streams``: streams per connection (Binance: 1024)."""
 
     max_streams: int = 1024
     messages_per_second: int = 5
     send_queue: int = 4096
+    send_buffer_bytes: int = 4 * 2**20
 
 
 def parse_stream(name: str, symbols) -> tuple | None:
@@ -147,19 +149,26 @@ class MarketHub:
 
     # ------------------------------------------------------------------ publishing
     def publish(self, name: str, data) -> None:
-        """Queue ``data`` for every subscriber of stream ``name`` (serialized once per form)."""
+        """Queue ``data`` for every subscriber of stream ``name``.
+
+        Serialized once per form (raw, combined) and, for connections written directly
+        (:mod:`gateway.wsdirect`), framed once: each subscriber only appends the shared bytes."""
         conns = self.subs.get(name)
         if not conns:
             return
-        raw = dumps(data)
-        combined = None
-        for c in list(conns):
-            if c.combined:
-                if combined is None:
-                    combined = f'{{"stream":"{name}","data":{raw}}}'
-                c.outbox.offer(combined)
+        body = _encode(data)
+        forms: dict = {}            # (combined, direct) -> str or frame
+        for c in tuple(conns):      # a drop unsubscribes, changing ``conns``
+            ob = c.outbox
+            key = (c.combined, ob.direct is not None)
+            msg = forms.get(key)
+            if msg is None:
+                raw = (b'{"stream":"' + name.encode() + b'","data":' + body + b"}") if c.combined else body
+                msg = forms[key] = _frame(raw) if key[1] else raw.decode()
+            if key[1]:
+                ob.offer_frame(msg)
             else:
-                c.outbox.offer(raw)
+                ob.offer(msg)
 
     def on_batch(self, batch: MarketBatch) -> None:
         """Market changes of one command (called synchronously by the projection)."""
@@ -443,7 +452,9 @@ class MarketHub:
         await ws.accept()
         conn_box: list[_Conn] = []
         outbox = Outbox(ws.send_text, lambda code, reason: ws.close(code, reason), self.limits.send_queue,
-                        self.stats, on_drop=lambda: self._remove(conn_box[0]))
+                        self.stats, on_drop=lambda: self._remove(conn_box[0]),
+                        max_bytes=self.limits.send_buffer_bytes)
+        outbox.direct = DirectWriter.attach(ws)
         conn = _Conn(outbox, combined)
         conn_box.append(conn)
         parsed = []
@@ -536,6 +547,5 @@ def _limits_from(obj) -> StreamLimits:
     base = StreamLimits()
     if obj is None:
         return base
-    return StreamLimits(**{k: getattr(obj, k, getattr(base, k)) for k in ("max_streams",
-                                                                             "messages_per_second",
-                                                                             "send_queue")})
+    return StreamLimits(**{k: getattr(obj, k, getattr(base, k)) for k in ("max_streams", "messages_per_second",
+                                                                             "send_queue", "send_buffer_bytes")})

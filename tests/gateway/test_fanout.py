@@ -8,6 +8,7 @@ import json
 import pytest
 
 from exchange import Side
+from gateway import wsdirect
 from gateway.fanout import FanoutStats, Outbox
 from gateway.streams import StreamLimits, _Conn
 from market_helpers import MarketHarness
@@ -145,22 +146,50 @@ def test_an_idle_outbox_sends_at_once_and_a_paused_send_keeps_the_order():
 
 
 class FakeDirect:
-    """A DirectWriter stand-in: records each write (a list of messages); ``paused`` says not ready."""
+    """A DirectWriter stand-in: records each write (the messages of its frames); ``paused`` says not
+    ready; ``buffer`` plays the transport's unsent bytes; ``closed_with`` the close it was asked for."""
 
     def __init__(self) -> None:
         self.paused = False
+        self.gone = False
+        self.buffer = 0
         self.writes: list[list[str]] = []
+        self.closed_with: tuple | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
 
     def ready(self) -> bool:
-        return not self.paused
+        return not self.paused and not self.gone
 
-    def write(self, texts: list[str]) -> None:
-        self.writes.append(list(texts))
+    def usable(self) -> bool:
+        return not self.gone
+
+    def buffered(self) -> int:
+        return self.buffer
+
+    def pause(self, paused: bool) -> None:
+        self.paused = paused
+        (self.writable.clear if paused else self.writable.set)()
+
+    def write(self, frames: list[bytes]) -> None:
+        self.writes.append([_unframe(f) for f in frames])
+
+    def close(self, code: int, reason: str, abort_after_s: float) -> None:
+        self.closed_with = (code, reason)
+        self.gone = True
 
 
-def test_direct_outbox_writes_one_step_in_one_call_and_falls_back_in_order_when_paused():
+def _unframe(frame: bytes) -> str:
+    n = frame[1]
+    start = 2 if n < 126 else (4 if n == 126 else 10)
+    assert frame[0] == 0x81 and len(frame) - start == (n if n < 126 else int.from_bytes(frame[2:start], "big"))
+    return frame[start:].decode()
+
+
+def test_direct_outbox_writes_one_step_in_one_call_and_holds_frames_in_order_while_paused():
     """With a direct writer, the messages of one loop step leave in one write, in order; while the
-    transport is paused they go through the queue and the ordinary send, and nothing overtakes them."""
+    transport is paused they wait in the outbox and leave, still in order and ahead of anything later,
+    once it resumes; the ordinary send is never used."""
     async def main():
         stats = FanoutStats()
         sock = FakeSocket()
@@ -173,18 +202,19 @@ def test_direct_outbox_writes_one_step_in_one_call_and_falls_back_in_order_when_
             assert box.offer(f"a{i}")
         assert direct.writes == []          # not before the end of the step
         await asyncio.sleep(0)
-        assert direct.writes == [["a0", "a1", "a2"]] and sock.got == []
-        direct.paused = True
+        assert direct.writes == [["a0", "a1", "a2"]]
+        direct.pause(True)
         box.offer("b0")
         box.offer("b1")
-        await asyncio.sleep(0)              # the flush finds the transport paused: the queue takes them
-        direct.paused = False
-        box.offer("c0")                     # queued behind b0, b1 (never written ahead of them)
+        await asyncio.sleep(0)              # the flush finds the transport paused: the frames wait
+        assert direct.writes == [["a0", "a1", "a2"]]
+        box.offer("c0")
+        direct.pause(False)                 # resume_writing
         await box.flush()
-        assert sock.got == ["b0", "b1", "c0"] and direct.writes == [["a0", "a1", "a2"]]
-        box.offer("d0")                     # the queue is empty again: direct
+        assert direct.writes[1:] == [["b0", "b1", "c0"]]
+        box.offer("d0")
         await asyncio.sleep(0)
-        assert direct.writes[-1] == ["d0"]
+        assert direct.writes[-1] == ["d0"] and sock.got == []
         assert stats.messages_offered == stats.messages_sent == 7
         await box.aclose()
 
@@ -192,15 +222,45 @@ def test_direct_outbox_writes_one_step_in_one_call_and_falls_back_in_order_when_
 
 
 def test_direct_outbox_counts_the_unflushed_step_against_the_limit():
-    """A step's batch counts toward max_queue: one message too many drops the client."""
+    """A step's frames count toward max_queue: one message too many drops the client, through the
+    direct writer's close (which never waits)."""
     async def main():
         stats = FanoutStats()
         sock = FakeSocket()
         box = Outbox(sock.send, sock.close, 4, stats)
-        box.direct = FakeDirect()
+        box.direct = direct = FakeDirect()
         box.start()
         results = [box.offer(str(i)) for i in range(5)]
         assert results == [True] * 4 + [False] and box.closed and stats.clients_dropped == 1
+        assert direct.closed_with[0] == 1008 and "resync from a REST snapshot" in direct.closed_with[1]
+        assert sock.closed is None
+        await box.aclose()
+
+    asyncio.run(main())
+
+
+def test_direct_outbox_bounds_bytes_including_the_transport_buffer():
+    """The byte bound counts the transport's unsent bytes: with the transport paused and holding most of
+    the allowance, the frames that would pass it drop the client; a shared frame is accepted as is."""
+    async def main():
+        stats = FanoutStats()
+        box = Outbox(FakeSocket().send, FakeSocket().close, 10_000, stats, max_bytes=1_000)
+        box.direct = direct = FakeDirect()
+        box.start()
+        shared = wsdirect.frame(b"x" * 98)               # 100 bytes with its header
+        assert box.offer_frame(shared)
+        await asyncio.sleep(0)
+        assert direct.writes == [["x" * 98]]
+        direct.pause(True)
+        direct.buffer = 700                              # the kernel took nothing more
+        assert box.offer_frame(shared) and box.offer_frame(shared)
+        await asyncio.sleep(0)                           # paused: it notes the buffer and waits
+        assert box.backlog_bytes() == 900 and not box.closed
+        assert box.offer_frame(shared)                   # 1,000: at the bound
+        assert not box.offer_frame(shared)               # 1,100: over it
+        assert box.closed and stats.clients_dropped == 1 and "bytes" in box.close_reason
+        assert direct.closed_with[0] == 1008
+        assert stats.messages_sent == 1 and box.backlog_bytes() == 0     # queued frames discarded
         await box.aclose()
 
     asyncio.run(main())
