@@ -13,15 +13,26 @@ Method (every figure measured on the client, ``perf_counter_ns`` around each req
    1..3 ticks, so trades happen (:mod:`benchmarks.gateway_load`). After ``--warmup`` seconds, requests
    sent during ``--duration`` seconds are counted: orders/s = ``order.place`` answered / duration,
    requests/s = places + cancels, latency percentiles over every request.
-3. **Fan-out**: M subscribers (``--subscribers``, in a child process) on ``/ws/<n>``, each subscribed to
-   ``btcusdt@depth@100ms`` and ``btcusdt@trade``, while N traders run as in 2: market-data messages/s,
-   depth gaps (``U != previous u + 1``: must be 0), connections the server closed, trade delivery delay
-   (receive wall clock - trade time ``T``).
-4. **Baseline** (with ``--baseline-python``, an interpreter that has ``matching-engine[gateway]``
+3. **Stalled subscribers** (``--stalled K``): N traders as in 2, alternately without and with K
+   market-stream clients that subscribe (BTCUSDT depth@100ms, trade, aggTrade, bookTicker) and never read,
+   ``--stalled-rounds`` times each: orders/s without, with, the ratio of the medians, and how each stalled
+   client was ended by the server (a 1008 close frame, a reset, or still "open": a failure).
+4. **Fan-out**: M subscribers (``--subscribers``, in ``--subscriber-procs`` child processes: 1, or 2 above
+   200) on ``/ws/<n>``, each subscribed to ``btcusdt@<kind>`` for ``--subscriber-streams`` (default
+   depth@100ms and trade), while N traders run as in 2: market-data messages/s, depth gaps
+   (``U != previous u + 1``: must be 0), connections the server closed, trade delivery delay (receive
+   wall clock - trade time ``T``).
+5. **Baseline** (with ``--baseline-python``, an interpreter that has ``matching-engine[gateway]``
    installed; ``--install-baseline`` makes one with a Python >= 3.12 if one is found): the PyPI
    ``matching-engine`` gateway on another loopback port, driven over HTTP with the same place-then-cancel
    loop and the same N x lanes concurrency. Without it the table quotes the issue's figure for that
    package (~700-1,300 orders/s over HTTP on this machine) as an external figure, not measured here.
+
+6. **Bots** (``--bots 1,8,64,256``): the simulator's agents as real websocket bots
+   (:func:`sim.bots.runner.run_load`, the engine of ``bdax load``) against a second server started with
+   ``--market none`` so that the bots are the only flow, each non-market-maker bot acting ``--bots-rate``
+   times per market second so that they offer more than the server takes: orders/s, acknowledgement
+   latency p50/p99/p99.9, rejects, depth gaps (as the bots measure them).
 
 Optionally ``--profile py-spy`` samples the server (``py-spy record``, needs py-spy) during the last
 trading phase (the last of the sweep) and prints where its time goes (top functions by own samples).
@@ -34,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -65,6 +77,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="requests in flight per connection (default 4)")
     parser.add_argument("--subscribers", type=int, default=100,
                         help="market-data subscribers in the fan-out phase; 0 skips it (default 100)")
+    parser.add_argument("--subscriber-procs", type=int, default=None, metavar="P",
+                        help="child processes the subscribers are spread over (default 1, 2 above 200)")
+    parser.add_argument("--subscriber-streams", default="depth@100ms,trade", metavar="KIND[,KIND...]",
+                        help="streams each subscriber takes, as <symbol>@KIND (default depth@100ms,trade)")
+    parser.add_argument("--stalled", type=int, default=0, metavar="K",
+                        help="also measure orders/s with K subscribers that never read (raw sockets with a "
+                             "4 KiB receive buffer) against without, back to back; 0 skips (default)")
+    parser.add_argument("--stalled-rounds", type=int, default=1, metavar="R",
+                        help="alternating without/with runs for --stalled; medians are compared (default 1)")
+    parser.add_argument("--bots", default="", metavar="N[,N...]",
+                        help="also run the simulator's agents as websocket bots (sim.bots, `bdax load`) at each "
+                             "N, against a second server started with --market none (the bots are the only "
+                             "flow), e.g. 1,8,64,256; empty skips (default)")
+    parser.add_argument("--bots-scenario", default="busan", help="scenario the bots come from (default busan)")
+    parser.add_argument("--bots-rate", type=float, default=20.0, metavar="R",
+                        help="actions per market second of each non-market-maker bot; high, so the bots offer "
+                             "more than one bot process sends at 8 bots; at 200 run_load did not finish here (default 20)")
+    parser.add_argument("--bots-speed", type=float, default=1.0, help="market seconds per wall second (default 1)")
     parser.add_argument("--fanout-clients", type=int, default=None, metavar="N",
                         help="traders during the fan-out phase (default: the middle of --clients)")
     parser.add_argument("--duration", type=float, default=None,
@@ -237,27 +267,40 @@ def _fanout(server: _Server, market, accounts, n: int, args) -> tuple[dict, dict
 
     from .gateway_load import Account, subscriber_process, trade_ws
     ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
     ws_base = f"ws://127.0.0.1:{server.port}"
-    proc = ctx.Process(target=subscriber_process,
-                       args=(ws_base, SYMBOL, args.subscribers, args.warmup + args.duration + 1, child))
-    proc.start()
-    child.close()
-    if not parent.poll(60):
-        proc.kill()
-        raise RuntimeError("subscribers did not connect within 60 s")
-    kind, payload = parent.recv()
-    if kind != "ready":
-        proc.join(5)
-        raise RuntimeError(f"subscribers failed: {payload}")
+    kinds = tuple(k.strip() for k in args.subscriber_streams.split(",") if k.strip())
+    nproc = args.subscriber_procs or (1 if args.subscribers <= 200 else 2)
+    shares = [args.subscribers // nproc + (1 if i < args.subscribers % nproc else 0) for i in range(nproc)]
+    procs, pipes, first = [], [], 0
+    for share in shares:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=subscriber_process,
+                           args=(ws_base, SYMBOL, share, args.warmup + args.duration + 1, child, kinds, first))
+        proc.start()
+        child.close()
+        procs.append(proc)
+        pipes.append(parent)
+        first += share
+    for parent in pipes:
+        kind, payload = parent.recv() if parent.poll(90) else ("error", "not connected within 90 s")
+        if kind != "ready":
+            for proc in procs:
+                proc.kill()
+            raise RuntimeError(f"subscribers failed: {payload}")
     accts = [Account(k, s) for k, s in accounts[:n]]
     stats, ccpu, scpu = _timed_phase(server, lambda: trade_ws(
         ws_base, accts, market, lanes=args.lanes, duration_s=args.duration, warmup_s=args.warmup,
         seed=args.seed + 1))
-    kind, md = parent.recv() if parent.poll(60) else ("error", "no result from the subscriber process")
-    proc.join(10)
-    if kind != "done":
-        raise RuntimeError(f"subscribers failed: {md}")
+    results = []
+    for parent, proc in zip(pipes, procs):
+        kind, part = parent.recv() if parent.poll(60) else ("error", "no result from a subscriber process")
+        proc.join(10)
+        if kind != "done":
+            raise RuntimeError(f"subscribers failed: {part}")
+        results.append(part)
+    md = _merge_md(results)
+    md["processes"] = nproc
+    md["streams"] = list(kinds)
     total = args.warmup + args.duration
     trading = _summary(f"trading + {args.subscribers} subscribers", n, args.lanes, stats,
                        ccpu * args.duration / total, scpu * args.duration / total)
@@ -268,6 +311,90 @@ def _fanout(server: _Server, market, accounts, n: int, args) -> tuple[dict, dict
                "trade_delay_p50_ms": _pct([d * 1_000_000 for d in delays], 0.5),
                "trade_delay_p99_ms": _pct([d * 1_000_000 for d in delays], 0.99)})
     return trading, md
+
+
+def _bots(sweep: list[int], args, workdir: Path, say) -> list[dict]:
+    """``bdax load``'s bots (sim.bots.runner.run_load) at each N of ``sweep`` against a fresh server run
+    with ``--market none`` (its first-run demo config, which has an admin token for provisioning)."""
+    from sim.bots.runner import run_load
+
+    from gateway.serve_cli import CONFIG_NAME
+    port = _free_port()
+    data = workdir / "bots-data"
+    server = _Server([sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                      "--data-dir", str(data), "--market", "none"], port, workdir / "bots-server.log",
+                     ready_path="/api/v3/ping")
+    rows = []
+    try:
+        server.wait_ready()
+        token = tomllib.loads((data / CONFIG_NAME).read_text())["server"]["admin_token"]
+        for n in sweep:
+            say(f"bots: {n} bot(s) of {args.bots_scenario}, {args.warmup:g}+{args.duration:g} s ...")
+            c0, s0 = time.process_time(), server.cpu_seconds()
+            r = run_load(f"http://127.0.0.1:{port}", bots=n, scenario=args.bots_scenario, duration_s=args.duration,
+                         speed=args.bots_speed, rate=args.bots_rate, admin_token=token, seed=args.seed,
+                         warmup_s=args.warmup, progress=False, audit=False)
+            total = args.warmup + args.duration
+            lat = r.get("latency_ms") or {}
+            rows.append({"bots": n, "orders_per_s": r.get("orders_per_s"), "p50_ms": lat.get("p50"),
+                         "p99_ms": lat.get("p99"), "p999_ms": lat.get("p99_9"), "rejects": r.get("rejects"),
+                         "depth_gaps": r.get("depth_gaps"), "disconnects": r.get("disconnects"),
+                         "client_cpu_pct": round(100 * (time.process_time() - c0) / total),
+                         "server_cpu_pct": round(100 * (server.cpu_seconds() - s0) / total), "raw": r})
+    finally:
+        server.stop()
+    return rows
+
+
+def _merge_md(parts: list[dict]) -> dict:
+    """One fan-out result from the subscriber processes' results (sums; the longest window)."""
+    out = dict(parts[0])
+    out["close_reasons"] = dict(out["close_reasons"])
+    out["trade_delay_ms"] = list(out["trade_delay_ms"])
+    out["client_errors"] = list(out.get("client_errors", []))
+    for p in parts[1:]:
+        for k in ("subscribers", "messages", "depth", "trades", "bytes", "gaps", "acks", "closed_by_server"):
+            out[k] += p[k]
+        for r, c in p["close_reasons"].items():
+            out["close_reasons"][r] = out["close_reasons"].get(r, 0) + c
+        out["trade_delay_ms"] += p["trade_delay_ms"]
+        out["client_errors"] += p.get("client_errors", [])
+        out["window_s"] = max(out["window_s"], p["window_s"])
+    return out
+
+
+def _stalled(server: _Server, market, accounts, n: int, args) -> dict:
+    """Orders/s with and without ``--stalled`` subscribers that never read, back to back (alternating,
+    ``--stalled-rounds`` each), and whether the server disconnected every stalled one."""
+    import statistics
+
+    from .gateway_load import Account, stalled_subscribers, trade_ws
+    accts = [Account(k, s) for k, s in accounts[:n]]
+    runs: dict[str, list[dict]] = {"without": [], "with": []}
+    ends: dict[str, int] = {}
+    for r in range(args.stalled_rounds):
+        for mode in ("without", "with"):
+            socks = stalled_subscribers(server.port, SYMBOL, args.stalled) if mode == "with" else []
+            stats, ccpu, scpu = _timed_phase(server, lambda: trade_ws(
+                f"ws://127.0.0.1:{server.port}", accts, market, lanes=args.lanes, duration_s=args.duration,
+                warmup_s=args.warmup, seed=args.seed + 2 + r))
+            total = args.warmup + args.duration
+            runs[mode].append(_summary(f"trading, {mode} {args.stalled} stalled", n, args.lanes, stats,
+                                       ccpu * args.duration / total, scpu * args.duration / total))
+            for how in _ends(socks):
+                ends[how] = ends.get(how, 0) + 1
+    med = {m: statistics.median(x["orders_per_s"] for x in v) for m, v in runs.items()}
+    return {"stalled": args.stalled, "rounds": args.stalled_rounds, "orders_per_s_without": med["without"],
+            "orders_per_s_with": med["with"], "ratio": round(med["with"] / med["without"], 3) if med["without"] else None,
+            "stalled_ends": ends, "runs": runs["without"] + runs["with"]}
+
+
+def _ends(socks) -> list[str]:
+    from .gateway_load import stalled_end
+    out = [stalled_end(s) for s in socks]
+    for s in socks:
+        s.close()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- baseline
@@ -424,9 +551,24 @@ def _table(report: dict) -> str:
     if not report.get("baseline"):
         b = report["external_baseline"]
         lines.append(f"{b['name'] + ' (external)':34} {'':>5} {b['orders_per_s']:>9}   — {b['source']}")
+    if report.get("bots"):
+        lines += ["", f"bots ({report.get('bots_scenario')}, server --market none): "
+                      f"{'bots':>5} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} {'rejects':>8} "
+                      f"{'gaps':>5} {'server cpu':>10}"]
+        for b in report["bots"]:
+            rej = sum((b["rejects"] or {}).values()) if isinstance(b["rejects"], dict) else b["rejects"]
+            lines.append(f"{'':42}{b['bots']:>5} {_fmt(b['orders_per_s']):>9} {_fmt(b['p50_ms']):>7} "
+                         f"{_fmt(b['p99_ms']):>7} {_fmt(b['p999_ms']):>8} {_fmt(rej):>8} {_fmt(b['depth_gaps']):>5} "
+                         f"{b['server_cpu_pct']:>9}%")
+    st = report.get("stalled")
+    if st:
+        lines += ["", f"stalled subscribers: {st['stalled']} never reading; orders/s without "
+                      f"{st['orders_per_s_without']:,.0f}, with {st['orders_per_s_with']:,.0f}, ratio "
+                      f"{st['ratio']} (median of {st['rounds']}); how they ended: {st['stalled_ends']}"]
     md = report.get("fanout")
     if md:
-        lines += ["", f"fan-out: {md['subscribers']} subscribers x (depth@100ms + trade): "
+        lines += ["", f"fan-out: {md['subscribers']} subscribers in {md.get('processes', 1)} process(es) x "
+                      f"({' + '.join(md.get('streams', ['depth@100ms', 'trade']))}): "
                       f"{md['messages_per_s']:,} msg/s ({md['depth_per_s']:,} depth, {md['trades_per_s']:,} trade), "
                       f"depth gaps {md['gaps']}, closed by server {md['closed_by_server']} {md['close_reasons'] or ''}, "
                       f"trade delivery p50 {_fmt(md['trade_delay_p50_ms'], ' ms')} p99 {_fmt(md['trade_delay_p99_ms'], ' ms')}"]
@@ -469,6 +611,30 @@ def run(args) -> int:
     if args.lanes < 1 or args.duration <= 0 or args.warmup < 0 or args.subscribers < 0:
         print("--lanes must be >= 1, --duration > 0, --warmup >= 0, --subscribers >= 0", file=sys.stderr)
         return 2
+    if args.stalled < 0 or args.stalled_rounds < 1 or (args.subscriber_procs is not None
+                                                        and not 1 <= args.subscriber_procs <= 16):
+        print("--stalled must be >= 0, --stalled-rounds >= 1, --subscriber-procs 1..16", file=sys.stderr)
+        return 2
+    bad = [k for k in args.subscriber_streams.split(",") if k.strip() not in
+           ("depth", "depth@100ms", "trade", "aggTrade", "bookTicker", "miniTicker", "ticker", "depth5",
+            "depth10", "depth20", "depth5@100ms", "depth10@100ms", "depth20@100ms", "kline_1m")]
+    if bad:
+        print(f"--subscriber-streams: unknown kind(s) {bad}; use e.g. depth@100ms,trade,bookTicker",
+              file=sys.stderr)
+        return 2
+    try:
+        bot_sweep = [int(x) for x in str(args.bots).split(",") if x.strip()]
+        if bot_sweep and min(bot_sweep) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"--bots: expected N or N,N,... with N >= 1, got {args.bots!r}", file=sys.stderr)
+        return 2
+    if bot_sweep and importlib.util.find_spec("sim.bots.runner") is None:
+        print("--bots: sim.bots.runner (bdax load) is not installed in this environment", file=sys.stderr)
+        return 2
+    if args.bots_rate <= 0 or args.bots_speed <= 0:
+        print("--bots-rate and --bots-speed must be > 0", file=sys.stderr)
+        return 2
     fan_n = args.fanout_clients or sorted(sweep)[len(sweep) // 2]
     say = (lambda *a: None) if args.json_only else (lambda *a: print(*a, file=sys.stderr, flush=True))
     profile_ok = args.profile == "py-spy" and shutil.which("py-spy")
@@ -486,7 +652,8 @@ def run(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bdax-bench-gw-", dir=args.dir))
     report: dict = {"benchmark": "gateway", "environment": env, "lanes": args.lanes,
                     "duration_s": args.duration, "warmup_s": args.warmup, "data_fs": _filesystem(workdir),
-                    "trading": [], "external_baseline": EXTERNAL_BASELINE, "goal": GOAL}
+                    "trading": [], "external_baseline": EXTERNAL_BASELINE, "goal": GOAL,
+                    "bots_scenario": args.bots_scenario}
     try:
         keys, fsync = _write_config(workdir / "bench.toml", max(sweep + [fan_n]), args.fsync)
         report["fsync"] = fsync
@@ -503,6 +670,10 @@ def run(args) -> int:
                 report["trading"].append(_trading(server, market, keys, n, args, prof))
                 if prof is not None:
                     report["profile"] = _profile_summary(prof)
+            if args.stalled:
+                say(f"stalled: {fan_n} connection(s) trading without and with {args.stalled} stalled "
+                    f"subscriber(s), {args.stalled_rounds} round(s) ...")
+                report["stalled"] = _stalled(server, market, keys, fan_n, args)
             if args.subscribers:
                 say(f"fan-out: {args.subscribers} subscribers while {fan_n} connection(s) trade ...")
                 trading, md = _fanout(server, market, keys, fan_n, args)
@@ -510,6 +681,8 @@ def run(args) -> int:
                 report["fanout"] = md
         finally:
             server.stop()
+        if bot_sweep:
+            report["bots"] = _bots(bot_sweep, args, workdir, say)
         if baseline_py:
             report["baseline"] = []
             for n in sweep:

@@ -11,6 +11,8 @@ minimal keep-alive HTTP/1.1 client (for the REST baselines). Every figure they p
   and ``<sym>@trade``; counts messages and checks every depth diff follows the previous one
   (``U == previous u + 1``, binance-compat §7): a mismatch is a gap.
 - :func:`trade_http`: the same place-then-cancel loop over HTTP for the ``matching-engine`` baseline.
+- :func:`stalled_subscribers` / :func:`stalled_end`: market-stream clients that subscribe and never read
+  (raw sockets with a small receive buffer), and how the server ended each one.
 
 The functions are async and return plain dicts (JSON-able); :func:`subscriber_process` runs
 :func:`subscribe_md` in a child process so that subscribers and traders do not share one interpreter.
@@ -28,7 +30,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-__all__ = ["Market", "Account", "Stats", "trade_ws", "subscribe_md", "subscriber_process", "trade_http"]
+__all__ = ["Market", "Account", "Stats", "trade_ws", "subscribe_md", "subscriber_process", "trade_http",
+           "stalled_subscribers", "stalled_end"]
 
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder()
@@ -192,13 +195,15 @@ async def _run_until(tasks: list[asyncio.Task], stop: asyncio.Event, seconds: fl
 # ---------------------------------------------------------------------------------------------- market data
 
 async def subscribe_md(ws_base: str, symbol: str, *, subscribers: int, duration_s: float,
-                       ready: asyncio.Event | None = None) -> dict:
-    """``subscribers`` connections to ``/ws`` subscribed to depth@100ms and trade for ``duration_s``
-    (counted from when all are subscribed). Returns counts, gaps and trade delivery delays."""
+                       ready: asyncio.Event | None = None, kinds: tuple[str, ...] = ("depth@100ms", "trade"),
+                       first: int = 0) -> dict:
+    """``subscribers`` connections to ``/ws`` subscribed to ``<symbol>@<kind>`` for each of ``kinds``
+    (default depth@100ms and trade) for ``duration_s`` (counted from when all are subscribed). Returns
+    counts, gaps and trade delivery delays. ``first`` numbers the connections (``/ws/<n>``)."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    streams = [f"{symbol.lower()}@depth@100ms", f"{symbol.lower()}@trade"]
+    streams = [f"{symbol.lower()}@{k}" for k in kinds]
     out = {"subscribers": subscribers, "messages": 0, "depth": 0, "trades": 0, "bytes": 0, "gaps": 0,
            "acks": 0, "closed_by_server": 0, "close_reasons": {}, "trade_delay_ms": []}
     subscribed = 0
@@ -207,15 +212,15 @@ async def subscribe_md(ws_base: str, symbol: str, *, subscribers: int, duration_
 
     async def one(i: int) -> None:
         nonlocal subscribed
-        async with connect(f"{ws_base}/ws/{i}", compression=None, max_size=None, ping_interval=None) as ws:
+        async with connect(f"{ws_base}/ws/{first + i}", compression=None, max_size=None, ping_interval=None,
+                           open_timeout=60) as ws:
             await ws.send(_enc.encode({"method": "SUBSCRIBE", "params": streams, "id": 1}).decode())
             prev_u = None
             try:
+                # No timeout per message (a timer per recv costs as much as the parsing at 1,000
+                # subscribers): the task is cancelled when the window ends.
                 while not stop.is_set():
-                    try:
-                        raw = await asyncio.wait_for(ws.recv(), 0.5)
-                    except asyncio.TimeoutError:
-                        continue
+                    raw = await ws.recv(decode=False)
                     msg = _dec.decode(raw)
                     if "id" in msg and "result" in msg:
                         out["acks"] += 1
@@ -256,19 +261,22 @@ async def subscribe_md(ws_base: str, symbol: str, *, subscribers: int, duration_
     await asyncio.sleep(duration_s)
     out["window_s"] = (_now_ns() - started) / 1e9
     stop.set()
+    for t in tasks:
+        t.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
+    failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
     out["client_errors"] = [repr(f)[:120] for f in failures[:5]]
     return out
 
 
-def subscriber_process(ws_base: str, symbol: str, subscribers: int, duration_s: float, conn) -> None:
+def subscriber_process(ws_base: str, symbol: str, subscribers: int, duration_s: float, conn,
+                       kinds: tuple[str, ...] = ("depth@100ms", "trade"), first: int = 0) -> None:
     """Child-process entry: run :func:`subscribe_md`, send ``("ready", None)`` once every subscription
     is acknowledged, then ``("done", result)`` (or ``("error", text)``) over the pipe ``conn``."""
     async def main() -> dict:
         ready = asyncio.Event()
         task = asyncio.create_task(subscribe_md(ws_base, symbol, subscribers=subscribers,
-                                                duration_s=duration_s, ready=ready))
+                                                duration_s=duration_s, ready=ready, kinds=kinds, first=first))
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set():
@@ -282,6 +290,71 @@ def subscriber_process(ws_base: str, symbol: str, subscribers: int, duration_s: 
         conn.send(("error", repr(exc)))
     finally:
         conn.close()
+
+
+def stalled_subscribers(port: int, symbol: str, count: int, rcvbuf: int = 4096) -> list:
+    """``count`` raw sockets to ``/ws`` (receive buffer ``rcvbuf``) that do the websocket handshake and a
+    SUBSCRIBE to ``<symbol>``'s depth@100ms, trade, aggTrade and bookTicker, then never read again."""
+    import base64
+    import json
+    import os
+    import socket
+    streams = [f"{symbol.lower()}@{k}" for k in ("depth@100ms", "trade", "aggTrade", "bookTicker")]
+    payload = json.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1}).encode()
+    out = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)    # before connect: sets the window
+        s.settimeout(30)
+        s.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                   ).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(1)
+            if not chunk:
+                raise RuntimeError("the server closed a stalled subscriber during its handshake")
+            head += chunk
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"websocket handshake refused: {head[:80]!r}")
+        mask = os.urandom(4)
+        n = len(payload)
+        frame = (bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big"))
+        s.sendall(frame + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        out.append(s)
+    return out
+
+
+def stalled_end(sock, timeout: float = 30.0) -> str:
+    """Read what a stalled subscriber was sent until the server ends it: ``"close <code>"`` (a close frame
+    arrived), ``"reset"`` (aborted), ``"eof"`` (closed without a close frame) or ``"open"`` (still open
+    after ``timeout`` s: the server never disconnected it)."""
+    import socket
+    sock.settimeout(timeout)
+    buf = bytearray()
+    try:
+        while True:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "open"
+    i = 0
+    while i + 2 <= len(buf):
+        op, n, j = buf[i] & 0x0F, buf[i + 1] & 0x7F, i + 2
+        if n == 126:
+            n, j = int.from_bytes(buf[j:j + 2], "big"), j + 2
+        elif n == 127:
+            n, j = int.from_bytes(buf[j:j + 8], "big"), j + 8
+        if op == 0x8 and j + 2 <= len(buf):
+            return f"close {int.from_bytes(buf[j:j + 2], 'big')}"
+        i = j + n
+    return "eof"
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
