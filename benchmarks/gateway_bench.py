@@ -92,8 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "flow), e.g. 1,8,64,256; empty skips (default)")
     parser.add_argument("--bots-scenario", default="busan", help="scenario the bots come from (default busan)")
     parser.add_argument("--bots-rate", type=float, default=20.0, metavar="R",
-                        help="actions per market second of each non-market-maker bot; high, so the bots offer "
-                             "more than one bot process sends at 8 bots; at 200 run_load did not finish here (default 20)")
+                        help="actions per market second of each non-market-maker bot (default 20)")
     parser.add_argument("--bots-speed", type=float, default=1.0, help="market seconds per wall second (default 1)")
     parser.add_argument("--fanout-clients", type=int, default=None, metavar="N",
                         help="traders during the fan-out phase (default: the middle of --clients)")
@@ -315,15 +314,18 @@ def _fanout(server: _Server, market, accounts, n: int, args) -> tuple[dict, dict
 
 def _bots(sweep: list[int], args, workdir: Path, say) -> list[dict]:
     """``bdax load``'s bots (sim.bots.runner.run_load) at each N of ``sweep`` against a fresh server run
-    with ``--market none`` (its first-run demo config, which has an admin token for provisioning)."""
+    with ``--market none`` and the benchmark's config (rate limits out of the way, as for the other phases:
+    the bench measures the gateway, not Binance's per-key order limit; its admin token provisions)."""
     from sim.bots.runner import run_load
 
     from gateway.serve_cli import CONFIG_NAME
     port = _free_port()
     data = workdir / "bots-data"
+    data.mkdir(parents=True, exist_ok=True)
+    _write_config(data / CONFIG_NAME, 1, args.fsync)
     server = _Server([sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                      "--data-dir", str(data), "--market", "none"], port, workdir / "bots-server.log",
-                     ready_path="/api/v3/ping")
+                      "--data-dir", str(data), "--config", str(data / CONFIG_NAME), "--market", "none"], port,
+                     workdir / "bots-server.log", ready_path="/api/v3/ping")
     rows = []
     try:
         server.wait_ready()
@@ -339,6 +341,7 @@ def _bots(sweep: list[int], args, workdir: Path, say) -> list[dict]:
             rows.append({"bots": n, "orders_per_s": r.get("orders_per_s"), "p50_ms": lat.get("p50"),
                          "p99_ms": lat.get("p99"), "p999_ms": lat.get("p99_9"), "rejects": r.get("rejects"),
                          "depth_gaps": r.get("depth_gaps"), "disconnects": r.get("disconnects"),
+                         "unanswered": r.get("unanswered"), "throttled": r.get("throttled"),
                          "client_cpu_pct": round(100 * (time.process_time() - c0) / total),
                          "server_cpu_pct": round(100 * (server.cpu_seconds() - s0) / total), "raw": r})
     finally:
