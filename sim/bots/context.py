@@ -10,7 +10,8 @@ no bots.
 
 A bot is one member of its group with its own account: a group agent built with ``count=1`` and the
 group's rate parameters divided by the group's member count (so it acts like one member), times
-``rate_scale`` (``bdax load --rate``: the bot's actions per market second, default one member's rate).
+``rate_scale`` (``bdax load --rate``: the bot's actions per market second, default one member's rate; a
+meta-order bot keeps one member's rate, since its action is a parent order worked for minutes).
 ``--speed`` then compresses market time: a bot offers about ``rate * speed`` actions per wall second.
 Each bot draws from its own stream ``derive(seed, "bot/<group>/<k>")``.
 

@@ -127,7 +127,11 @@ alongside (e.g. a server restart)."""
         bot = Bot(f"{spec.group}-{spec.k}", ws_base, snapshots.depth, acct["account"], acct["apiKey"], acct["secret"],
                   inst, wires[g.symbol], stats, driver)
         engine = WireEngine({inst.symbol: inst}, bot.send, lambda s, b=bot: b.book.best())
-        scale = 1.0 if rate is None else rate / max(1e-12, _member_rate(sc, g))
+        # --rate is actions per market second of a bot whose action is one order (zi, noise, value,
+        # momentum); a meta-order bot's action is a whole parent order worked for minutes, so it keeps one
+        # member's arrival rate (at rate 20 it had scheduled millions of child orders within seconds).
+        per_order = g.kind != "metaorders"
+        scale = 1.0 if rate is None or not per_order else rate / max(1e-12, _member_rate(sc, g))
         agent, venue = build_agent(sc, spec, kernel, acct["account"], engine, seed, scale, fundamental)
         bot.venue = venue
         bot.order_limit = order_limit
