@@ -12,17 +12,15 @@ comparison is the opt-in ``slow`` test at the end and ``bdax bench gateway --sta
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import socket
 import statistics
-import struct
 import threading
 import time
 
 import pytest
 
+from benchmarks.gateway_load import stalled_end, stalled_subscribers
 from exchange import OrderType, Side, SubmitOrder, TimeInForce
 from gateway.app import create_app
 from gateway.config import parse_config
@@ -106,59 +104,6 @@ async def _trade(pump, pairs: int, *, batch: int = 100, stop=None) -> int:
 
 # ----------------------------------------------------------------------------- raw websocket clients
 
-def _masked_text(text: str) -> bytes:
-    data = text.encode()
-    mask = os.urandom(4)
-    n = len(data)
-    head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0x80 | 126)) + struct.pack("!H", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-def _stalled_client(port: int, rcvbuf: int = 4096) -> socket.socket:
-    """Handshake, SUBSCRIBE, read the 101 response only: from here on it never reads."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)    # before connect: sets the window
-    s.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(1)
-        assert chunk, "the server closed during the handshake"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    s.sendall(_masked_text(json.dumps({"method": "SUBSCRIBE", "params": STREAMS, "id": 1})))
-    return s
-
-
-def _drain_until_closed(s: socket.socket, timeout: float = 60) -> str:
-    """Read everything left; how the connection ended: 'close <code>' (a close frame), 'reset' or 'eof'."""
-    s.settimeout(timeout)
-    buf = bytearray()
-    try:
-        while True:
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            buf += chunk
-    except ConnectionResetError:
-        return "reset"
-    # Walk the frames (server frames are unmasked) to find a close frame.
-    i = 0
-    while i + 2 <= len(buf):
-        op, n = buf[i] & 0x0F, buf[i + 1] & 0x7F
-        j = i + 2
-        if n == 126:
-            n, j = int.from_bytes(buf[j:j + 2], "big"), j + 2
-        elif n == 127:
-            n, j = int.from_bytes(buf[j:j + 8], "big"), j + 8
-        if op == 0x8 and j + 2 <= len(buf):
-            return f"close {int.from_bytes(buf[j:j + 2], 'big')} {bytes(buf[j + 2:j + n]).decode(errors='replace')}"
-        i = j + n
-    return "eof"
-
-
 class _Reader(threading.Thread):
     """A subscriber that keeps up: reads every message, checks depth diffs follow on (U == u + 1)."""
 
@@ -213,7 +158,7 @@ def test_a_stalled_subscriber_is_disconnected_with_bounded_buffers_while_trading
     with _Server(tmp_path / "data") as srv:
         hub = srv.state.market_hub
         hub.limits = StreamLimits(send_queue=1_000_000, send_buffer_bytes=LIMIT_BYTES)  # bytes decide
-        stalled = _stalled_client(srv.port)
+        stalled = stalled_subscribers(srv.port, WIRE, 1)[0]
         deadline = time.monotonic() + 30
         while not any(c.streams for c in hub.conns):
             assert time.monotonic() < deadline, "the stalled client's SUBSCRIBE was not applied"
@@ -241,7 +186,7 @@ def test_a_stalled_subscriber_is_disconnected_with_bounded_buffers_while_trading
         dropped_after, applied = srv.call(run())
         reader.stop.set()
         reader.join(10)
-        how = _drain_until_closed(stalled)
+        how = stalled_end(stalled, 60)
         stalled.close()
         stats = hub.stats
 
@@ -258,7 +203,7 @@ def test_a_stalled_subscriber_is_disconnected_with_bounded_buffers_while_trading
 
 def _throughput(tmp_path, tag: str, with_stalled: bool, pairs: int = 4000) -> float:
     with _Server(tmp_path / tag) as srv:
-        sock = _stalled_client(srv.port) if with_stalled else None
+        sock = stalled_subscribers(srv.port, WIRE, 1)[0] if with_stalled else None
         reader = _Reader(srv.port)
         reader.start()
         assert reader.subscribed.wait(30)
