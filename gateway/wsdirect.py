@@ -57,10 +57,8 @@ class DirectWriter:
         return cls(proto)
 
     def ready(self) -> bool:
-        """True if frames may be written now: open both ways, and the transport not paused."""
-        p = self.proto
-        return (self.writable.is_set() and not p.close_sent and not p.disconnected
-                and self.conn.state is _OPEN and not self.transport.is_closing())
+        """True if frames may be written now: :meth:`usable`, and the transport not paused."""
+        return self.writable.is_set() and self.usable()
 
     def usable(self) -> bool:
         """True while the connection is open both ways (the transport may be paused)."""
