@@ -29,6 +29,10 @@ from .wsclient import Bot
 __all__ = ["run_load", "arun_load", "LoadError", "check_instruments", "order_rate_limit"]
 
 
+IN_FLIGHT_WAIT_S = 5.0   # the longest a run waits, after its agents stop, for answers still in flight
+_ORDER_METHODS = ("order.place", "order.cancelReplace")
+
+
 class LoadError(RuntimeError):
     """A load run cannot start (server unreachable, instruments differ, provisioning refused)."""
 
@@ -178,13 +182,15 @@ alongside (e.g. a server restart)."""
     if extra is not None:
         await extra
     report = stats.report(elapsed)
-    # Let in-flight answers arrive, then stop the bots (cancels are not sent: resting orders stay).
-    await asyncio.sleep(0.3)
+    # Let in-flight answers arrive (a loaded server, or a bot still resyncing after a restart, may take
+    # a while; up to IN_FLIGHT_WAIT_S), then stop the bots (cancels are not sent: resting orders stay).
+    deadline = time.perf_counter() + IN_FLIGHT_WAIT_S
+    while _unanswered(bot_objs) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
     report["books"] = await verify_books(bot_objs, snapshots)
     # Order requests sent and never answered on a live connection (0 unless the server went away with
     # them; those are resolved by order.status after a reconnect and counted in recovered_acks).
-    report["unanswered"] = sum(1 for b in bot_objs for m, *_ in b.pending.values() if m in ("order.place", "order.cancelReplace"))
-    report["unanswered"] += sum(1 for b in bot_objs for _rid, _t in b.out)
+    report["unanswered"] = _unanswered(bot_objs)
     for b in bot_objs:
         await b.stop()
     for t in tasks:
@@ -276,6 +282,12 @@ def order_rate_limit(info: dict) -> tuple[int, float] | None:
         if lim[1] <= 60 and (best is None or lim[0] / lim[1] < best[0] / best[1]):
             best = lim
     return best
+
+
+def _unanswered(bots: list) -> int:
+    """Order requests sent or queued that have no answer yet."""
+    return (sum(1 for b in bots for m, *_ in b.pending.values() if m in _ORDER_METHODS)
+            + sum(len(b.out) for b in bots))
 
 
 def _member_rate(sc: Any, g: Any) -> float:
